@@ -1,0 +1,153 @@
+"""The event envelope: CloudEvents 1.0 attributes plus Parley's extensions, and its integrity.
+
+Every fact Parley records is one `Event`. Its JSON form is CloudEvents 1.0 *structured mode*, so
+any CloudEvents tool can read the stream; the extensions carry what an auditor needs:
+
+- `party`, `actor`: who asserted the fact (a party code, an officer id or ``system``);
+- `aggtype`, `aggversion`: which aggregate it belongs to and its 1-based position there;
+- `schemaversion`: the version of `data`'s shape (old versions are upcast when read);
+- `correlationid`, `causationid`: the request and the event that caused it;
+- `backfilled`: true only for historical facts loaded by an importer;
+- `prevhash`: the `hash` of the aggregate's previous event (absent on its first event);
+- `hash`: SHA-256 (hex) of the RFC 8785 canonical JSON of the event without `hash` and
+  `signature`. Anyone can recompute it with any RFC 8785 implementation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Mapping
+
+import rfc8785
+
+SPECVERSION = "1.0"
+CONTENT_TYPE = "application/json"
+
+#: Attributes that are not covered by `hash`.
+UNHASHED = frozenset({"hash", "signature"})
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 (JCS) bytes of a JSON-compatible value: the only form we ever hash or sign."""
+    return rfc8785.dumps(value)
+
+
+def format_time(moment: datetime) -> str:
+    """One fixed RFC 3339 rendering (UTC, microseconds, `Z`) so equal instants hash equally."""
+    if moment.tzinfo is None:
+        raise ValueError("times must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse an RFC 3339 timestamp into an aware UTC datetime."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no time zone")
+    return moment.astimezone(UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """One immutable fact, exactly as it is stored on the stream."""
+
+    id: str
+    type: str
+    source: str
+    subject: str
+    time: str
+    aggtype: str
+    aggversion: int
+    party: str
+    actor: str
+    schemaversion: int = 1
+    correlationid: str | None = None
+    causationid: str | None = None
+    backfilled: bool = False
+    prevhash: str | None = None
+    hash: str | None = None
+    signature: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def moment(self) -> datetime:
+        """`time` as an aware datetime (the business time of the fact)."""
+        return parse_time(self.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The CloudEvents structured-mode JSON object (absent optional attributes omitted)."""
+        out: dict[str, Any] = {
+            "specversion": SPECVERSION,
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+            "subject": self.subject,
+            "time": self.time,
+            "datacontenttype": CONTENT_TYPE,
+            "aggtype": self.aggtype,
+            "aggversion": self.aggversion,
+            "party": self.party,
+            "actor": self.actor,
+            "schemaversion": self.schemaversion,
+        }
+        for name in ("correlationid", "causationid", "prevhash", "hash", "signature"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        if self.backfilled:
+            out["backfilled"] = True
+        out["data"] = dict(self.data)
+        return out
+
+    def to_json(self) -> bytes:
+        """The bytes published to the stream (canonical, so re-serialising is byte-stable)."""
+        return canonical_json(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, obj: Mapping[str, Any]) -> Event:
+        if obj.get("specversion") != SPECVERSION:
+            raise ValueError(f"unsupported CloudEvents specversion {obj.get('specversion')!r}")
+        return cls(
+            id=str(obj["id"]),
+            type=str(obj["type"]),
+            source=str(obj["source"]),
+            subject=str(obj["subject"]),
+            time=str(obj["time"]),
+            aggtype=str(obj["aggtype"]),
+            aggversion=int(obj["aggversion"]),
+            party=str(obj["party"]),
+            actor=str(obj["actor"]),
+            schemaversion=int(obj.get("schemaversion", 1)),
+            correlationid=obj.get("correlationid"),
+            causationid=obj.get("causationid"),
+            backfilled=bool(obj.get("backfilled", False)),
+            prevhash=obj.get("prevhash"),
+            hash=obj.get("hash"),
+            signature=obj.get("signature"),
+            data=dict(obj.get("data") or {}),
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Event:
+        import json
+
+        return cls.from_dict(json.loads(raw))
+
+
+def compute_hash(event: Event) -> str:
+    """SHA-256 hex of the canonical JSON of `event` without `hash` and `signature`."""
+    body = {k: v for k, v in event.to_dict().items() if k not in UNHASHED}
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def seal(event: Event, *, prevhash: str | None) -> Event:
+    """Chain `event` to its predecessor and fix its hash. The result is what gets stored."""
+    chained = replace(event, prevhash=prevhash, hash=None, signature=None)
+    return replace(chained, hash=compute_hash(chained))
+
+
+def hash_is_valid(event: Event) -> bool:
+    """True when `event.hash` matches its content (tampering changes the hash)."""
+    return event.hash is not None and event.hash == compute_hash(event)
