@@ -41,6 +41,7 @@ class Fact:
     """Envelope facts `evolve` may use besides the payload: who, when, and where in the log."""
 
     event_id: str
+    aggregate_id: str
     party: str
     actor: str
     time: datetime
@@ -50,6 +51,7 @@ class Fact:
     def of(cls, envelope: Any, *, seq: int = 0) -> "Fact":
         return cls(
             event_id=envelope.id,
+            aggregate_id=envelope.subject,
             party=envelope.party,
             actor=envelope.actor,
             time=envelope.moment,

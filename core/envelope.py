@@ -38,7 +38,9 @@ def format_time(moment: datetime) -> str:
     """One fixed RFC 3339 rendering (UTC, microseconds, `Z`) so equal instants hash equally."""
     if moment.tzinfo is None:
         raise ValueError("times must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime: glibc's %Y does not zero-pad years before 1000 ("987-..."),
+    # which is not RFC 3339 and does not parse back.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_time(text: str) -> datetime:

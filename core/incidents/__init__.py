@@ -1,0 +1,1 @@
+"""Incidents: each involved party's own account of one event, and the lifecycle around them."""

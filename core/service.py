@@ -1,0 +1,211 @@
+"""The command handler: load an aggregate, decide, seal the events, append with OCC.
+
+How commands get current state fast: an in-process cache of each aggregate's folded state and
+its last stream sequence. A cached state may be stale when another process wrote meanwhile;
+the append's expected-sequence check (OCC) catches that, the entry is reloaded from the store and
+the command is decided again. So the cache is an optimisation, never a source of truth: a
+command can only be appended on top of the exact event its decision saw.
+
+One command → one aggregate → one append. Per-aggregate locks serialise commands inside one
+process so they do not conflict with each other needlessly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from uuid6 import uuid7
+
+from core.decider import Decider, Fact
+from core.envelope import Event, format_time, seal
+from core.errors import Conflict
+from core.events import decode
+from core.identity import Principal
+from core.ports import AggregateRef, EventStore
+
+MAX_ATTEMPTS = 3
+
+
+def new_event_id() -> str:
+    """A UUIDv7: time-ordered, so ids sort roughly by creation."""
+    return str(uuid7())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Loaded:
+    """An aggregate's folded state and where its history ends."""
+
+    state: Any
+    version: int = 0
+    last_seq: int = 0
+    last_hash: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """What an accepted command did: the sealed events and the stream sequence of the last one."""
+
+    aggregate_id: str
+    seq: int
+    events: tuple[Event, ...]
+    state: Any
+    duplicate: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Envelope:
+    """Request-level facts stamped on every event of a command."""
+
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    backfilled: bool = False
+
+
+class CommandHandler:
+    def __init__(
+        self,
+        *,
+        store: EventStore,
+        new_id: Callable[[], str] = new_event_id,
+        cache_size: int = 100_000,
+    ) -> None:
+        self._store = store
+        self._new_id = new_id
+        self._cache: OrderedDict[AggregateRef, Loaded] = OrderedDict()
+        self._cache_size = cache_size
+        self._locks: dict[AggregateRef, asyncio.Lock] = {}
+
+    async def load(self, decider: Decider[Any, Any], aggregate_id: str, *, fresh: bool = False) -> Loaded:
+        """The aggregate's current state: from the cache, or folded from the store."""
+        ref = AggregateRef(type=decider.type, id=aggregate_id)
+        if not fresh and (hit := self._cache.get(ref)) is not None:
+            self._cache.move_to_end(ref)
+            return hit
+        loaded, _ = await self._fold(decider, ref)
+        self._remember(ref, loaded)
+        return loaded
+
+    async def _fold(self, decider: Decider[Any, Any], ref: AggregateRef) -> tuple[Loaded, set[str]]:
+        state, version, seq, last_hash, ids = decider.initial, 0, 0, None, set()
+        for stored in await self._store.load(ref):
+            envelope = stored.event
+            state = decider.evolve(state, decode(envelope), Fact.of(envelope, seq=stored.seq))
+            version, seq, last_hash = envelope.aggversion, stored.seq, envelope.hash
+            ids.add(envelope.id)
+        return Loaded(state=state, version=version, last_seq=seq, last_hash=last_hash), ids
+
+    def _remember(self, ref: AggregateRef, loaded: Loaded) -> None:
+        self._cache[ref] = loaded
+        self._cache.move_to_end(ref)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def forget(self, ref: AggregateRef) -> None:
+        self._cache.pop(ref, None)
+
+    async def execute(
+        self,
+        decider: Decider[Any, Any],
+        aggregate_id: str,
+        command: Any,
+        *,
+        expected_seq: int | None = None,
+        event_ids: Sequence[str] = (),
+        envelope: Envelope = Envelope(),
+        retrying: bool = False,
+    ) -> Outcome:
+        """Decide `command` on the aggregate and append what it causes.
+
+        `expected_seq` (from `If-Match`) pins the version the caller saw: any other version is a
+        `Conflict`. Without it, a conflict caused by a concurrent writer is retried on fresh state.
+        `event_ids` fixes the ids of the resulting events (idempotent retries); with `retrying`,
+        an aggregate that already holds the first of them returns the original outcome.
+        """
+        ref = AggregateRef(type=decider.type, id=aggregate_id)
+        lock = self._locks.setdefault(ref, asyncio.Lock())
+        async with lock:
+            try:
+                return await self._execute_locked(
+                    decider, ref, command, expected_seq=expected_seq, event_ids=event_ids,
+                    envelope=envelope, retrying=retrying,
+                )
+            finally:
+                if not lock._waiters:  # type: ignore[attr-defined]
+                    self._locks.pop(ref, None)
+
+    async def _execute_locked(
+        self, decider: Decider[Any, Any], ref: AggregateRef, command: Any, *,
+        expected_seq: int | None, event_ids: Sequence[str], envelope: Envelope, retrying: bool,
+    ) -> Outcome:
+        if retrying and event_ids:
+            loaded, ids = await self._fold(decider, ref)
+            self._remember(ref, loaded)
+            if event_ids[0] in ids:
+                return Outcome(aggregate_id=ref.id, seq=loaded.last_seq, events=(), state=loaded.state, duplicate=True)
+        fresh = False
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            loaded = await self.load(decider, ref.id, fresh=fresh)
+            if expected_seq is not None and expected_seq != loaded.last_seq:
+                if not fresh:  # the cache may be stale: check the store before refusing
+                    fresh = True
+                    loaded = await self.load(decider, ref.id, fresh=True)
+                if expected_seq != loaded.last_seq:
+                    raise Conflict(
+                        f"the {ref.type} changed since you read it (your version {expected_seq},"
+                        f" current {loaded.last_seq}); reload it and try again",
+                        current_seq=loaded.last_seq,
+                    )
+            domain_events = decider.decide(loaded.state, command)
+            if not domain_events:
+                return Outcome(aggregate_id=ref.id, seq=loaded.last_seq, events=(), state=loaded.state)
+            sealed = self._seal(ref, loaded, domain_events, command, event_ids, envelope)
+            try:
+                seq = await self._store.append(ref, sealed, expected_seq=loaded.last_seq)
+            except Conflict:
+                self.forget(ref)
+                if expected_seq is not None or attempt == MAX_ATTEMPTS:
+                    raise
+                fresh = True
+                continue
+            except BaseException:
+                self.forget(ref)  # the append may or may not have happened
+                raise
+            state = loaded.state
+            for offset, event in enumerate(sealed):
+                fact = Fact.of(event, seq=seq - len(sealed) + 1 + offset)
+                state = decider.evolve(state, decode(event), fact)
+            self._remember(ref, Loaded(state=state, version=sealed[-1].aggversion, last_seq=seq, last_hash=sealed[-1].hash))
+            return Outcome(aggregate_id=ref.id, seq=seq, events=tuple(sealed), state=state)
+        raise AssertionError("unreachable")
+
+    def _seal(
+        self, ref: AggregateRef, loaded: Loaded, domain_events: Sequence[Any], command: Any,
+        event_ids: Sequence[str], envelope: Envelope,
+    ) -> list[Event]:
+        by: Principal = command.by
+        prevhash, version, out = loaded.last_hash, loaded.version, []
+        for index, domain_event in enumerate(domain_events):
+            version += 1
+            event = Event(
+                id=event_ids[index] if index < len(event_ids) else self._new_id(),
+                type=domain_event.TYPE,
+                source=by.source,
+                subject=ref.id,
+                time=format_time(command.at),
+                aggtype=ref.type,
+                aggversion=version,
+                party=by.party or by.role.value,
+                actor=by.actor,
+                schemaversion=domain_event.SCHEMA_VERSION,
+                correlationid=envelope.correlation_id,
+                causationid=envelope.causation_id,
+                backfilled=envelope.backfilled,
+                data=domain_event.payload(),
+            )
+            sealed = seal(event, prevhash=prevhash)
+            out.append(sealed)
+            prevhash = sealed.hash
+        return out

