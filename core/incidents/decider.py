@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from core.decider import Decider, Fact
-from core.errors import Forbidden, Invalid, Rejected
+from core.errors import Forbidden, Invalid, NotFound, Rejected
 from core.events import DomainEvent
 from core.identity import check_id, check_party_code
 from core.incidents import commands as c
@@ -67,7 +67,7 @@ def decide(state: Incident | None, command: c.Command) -> list[DomainEvent]:
             raise Rejected(f"incident {command.incident_id} already exists")
         return _report(command)
     if state is None:
-        raise Rejected(f"incident {command.incident_id} has not been reported")
+        raise NotFound(f"incident {command.incident_id} has not been reported")
     party = command.by.acting_party()
     if party not in state.parties:
         raise Forbidden(

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from core.decider import Fact
-from core.errors import Forbidden, Invalid, Rejected
+from core.errors import Forbidden, Invalid, NotFound, Rejected
 from core.identity import Principal, Role
 from core.incidents import commands as c
 from core.incidents import events as e
@@ -218,7 +218,7 @@ def test_updated_at_follows_the_latest_event():
 # --- out of order and duplicates -----------------------------------------------------------------
 
 OUT_OF_ORDER = [
-    pytest.param((), ack(), Rejected, ["inc-1 has not been reported"], id="ack-before-report"),
+    pytest.param((), ack(), NotFound, ["inc-1 has not been reported"], id="ack-before-report"),
     pytest.param(REPORTED, report(), Rejected, ["inc-1 already exists"], id="report-twice"),
     pytest.param(REPORTED, ack("USA"), Rejected, ["USA reported this incident", "other side"], id="ack-by-reporter"),
     pytest.param(ACKNOWLEDGED, ack("RUS"), Rejected, ["RUS has already acknowledged"], id="ack-twice"),

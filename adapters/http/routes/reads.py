@@ -1,0 +1,28 @@
+"""Read-side helpers shared by routes: read-your-writes waits and JSON conversion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Query, Request
+from fastapi.encoders import jsonable_encoder
+
+from core.errors import Unavailable
+
+WAIT_SECONDS = 5.0
+
+MinSeq = Query(
+    default=None, ge=0,
+    description="Read-your-writes: wait (up to 5 s) until the read models include this stream sequence.",
+)
+
+
+async def wait_for(request: Request, min_seq: int | None) -> None:
+    if min_seq is None:
+        return
+    if not await request.app.state.runtime.projector.wait_for(min_seq, timeout=WAIT_SECONDS):
+        raise Unavailable(f"the read models have not reached sequence {min_seq} yet; retry shortly")
+
+
+def encode(value: Any) -> Any:
+    return jsonable_encoder(value)

@@ -1,0 +1,104 @@
+"""Composition root: settings in, wired objects out. The only place that knows every adapter.
+
+`Runtime.open(settings)` starts the embedded nats-server when no `PARLEY_NATS_URL` is given,
+connects, makes sure the stream exists with the designed configuration, opens and migrates the
+database, and builds the application service and the projector. `close()` undoes all of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.clock import SystemClock
+from adapters.embedded.nats_server import EmbeddedNatsServer
+from adapters.jetstream.connect import connect
+from adapters.jetstream.store import JetStreamEventStore
+from adapters.jetstream.stream import StreamSpec, ensure_stream
+from adapters.settings import Settings
+from adapters.sql.engine import create_engine
+from adapters.sql.idempotency import IdempotencyStore
+from adapters.sql.migrate import migrate
+from adapters.sql.projector import Projector
+from adapters.sql.tokens import TokenStore
+from core.application import Application
+from core.ports import Clock
+
+NATS_URL_FILE = "nats.url"
+
+
+@dataclass(kw_only=True)
+class Runtime:
+    settings: Settings
+    nc: Any
+    store: JetStreamEventStore
+    engine: AsyncEngine
+    app: Application
+    projector: Projector
+    tokens: TokenStore
+    idempotency: IdempotencyStore
+    embedded: EmbeddedNatsServer | None = None
+    _owned: list[Any] = field(default_factory=list)
+
+    @classmethod
+    async def open(cls, settings: Settings, *, clock: Clock | None = None, embedded_ok: bool = True) -> "Runtime":
+        settings.home.mkdir(parents=True, exist_ok=True)
+        embedded: EmbeddedNatsServer | None = None
+        url = settings.nats_url or _running_embedded_url(settings.home)
+        if url is None:
+            if not embedded_ok:
+                raise RuntimeError("no NATS server: set PARLEY_NATS_URL or start `parley up`")
+            embedded = EmbeddedNatsServer(store_dir=settings.home / "nats", port=settings.nats_port)
+            await embedded.start()
+            url = embedded.url
+            (settings.home / NATS_URL_FILE).write_text(url)
+        try:
+            nc = await connect(url, name="parley")
+            spec = StreamSpec(name=settings.stream, subject_prefix=settings.subject_prefix, replicas=settings.stream_replicas)
+            await ensure_stream(nc.jetstream(), spec)
+            store = JetStreamEventStore(nc=nc, spec=spec)
+            db_url = settings.resolved_database_url
+            await migrate(db_url)
+            engine = create_engine(db_url)
+        except BaseException:
+            if embedded is not None:
+                await embedded.stop()
+            raise
+        app = Application(store=store, clock=clock or SystemClock())
+        return cls(
+            settings=settings, nc=nc, store=store, engine=engine, app=app,
+            projector=Projector(engine=engine, store=store), tokens=TokenStore(engine),
+            idempotency=IdempotencyStore(engine), embedded=embedded,
+        )
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.store.close()
+        with contextlib.suppress(Exception):
+            await self.nc.drain()
+        await self.engine.dispose()
+        if self.embedded is not None:
+            with contextlib.suppress(FileNotFoundError):
+                (self.settings.home / NATS_URL_FILE).unlink()
+            await self.embedded.stop()
+
+
+def _running_embedded_url(home: Path) -> str | None:
+    """The URL of an embedded server a running `parley up` left in PARLEY_HOME, if it still answers."""
+    path = home / NATS_URL_FILE
+    if not path.exists():
+        return None
+    url = path.read_text().strip()
+    import socket
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 4222), timeout=0.5):
+            return url
+    except OSError:
+        return None
