@@ -96,6 +96,8 @@ def parse(app: Application, raw: str) -> tuple[Any, bool]:
 
 async def import_line(app: Application, raw: str) -> None:
     command, backfilled = parse(app, raw)
+    if command.by.role is Role.IMPORTER and command.by.party:
+        await app.officer(command.by.party, command.by.actor)  # the acting officer must exist
     await app.execute(command, envelope=Envelope(backfilled=backfilled))
 
 
