@@ -20,7 +20,7 @@ from adapters.jetstream.store import JetStreamEventStore
 from adapters.jetstream.stream import StreamMisconfigured, StreamSpec, ensure_stream
 from core.errors import Unavailable
 from core.ports import StoredEvent
-from tests.integration.conftest import NatsServerFactory
+from tests.conftest import NatsServerFactory
 from tests.integration.contracts.event_store import EventStoreContract, a_history, a_ref, an_event
 
 

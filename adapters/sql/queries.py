@@ -1,0 +1,281 @@
+"""Read-side queries for the HTTP API: parties, officers, incidents, timelines, the events index.
+
+Each function takes an `AsyncEngine` (it opens and closes a connection) or an open
+`AsyncConnection` (to read several things in one snapshot) and returns frozen dataclasses of
+plain values (times are aware UTC datetimes) that `fastapi.encoders.jsonable_encoder` turns
+into JSON as they are.
+
+`list_incidents` pages **newest first** by `(reported_at, id)`: the cursor is an opaque string
+holding the last row's key, so pages stay stable while new incidents arrive at the top.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, AsyncIterator
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapters.sql import tables as t
+from adapters.sql.incident_views import (
+    AccountView,
+    ClarificationView,
+    IncidentDetail,
+    TimelineEntry,
+    account_view,
+    clarification_view,
+    incident_detail,
+    timeline_entry,
+)
+from core.envelope import Event, format_time, parse_time
+from core.errors import Invalid
+from core.ports import StoredEvent
+
+Source = AsyncEngine | AsyncConnection
+
+MAX_LIMIT = 1000
+
+__all__ = [
+    "AccountView", "ClarificationView", "IncidentDetail", "IncidentPage", "IncidentSummary", "OfficerView", "PartyView",
+    "TimelineEntry", "get_checkpoint", "get_incident", "get_party", "incident_timeline", "list_events",
+    "list_incidents", "list_officers", "list_parties",
+]
+
+
+@contextlib.asynccontextmanager
+async def _connection(source: Source) -> AsyncIterator[AsyncConnection]:
+    if isinstance(source, AsyncConnection):
+        yield source
+    else:
+        async with source.connect() as conn:
+            yield conn
+
+
+# --- parties and officers ------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class PartyView:
+    code: str
+    name: str
+    registered_at: datetime
+    officers: int  # how many officers are registered
+    last_seq: int  # the party aggregate's last stream sequence (ETag)
+    version: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfficerView:
+    party: str
+    id: str
+    name: str
+    registered_at: datetime
+
+
+def _party_select() -> sa.Select[Any]:
+    pt, o = t.parties, t.officers
+    officer_count = (
+        sa.select(sa.func.count()).where(o.c.party_code == pt.c.code).correlate(pt).scalar_subquery()
+    )
+    return sa.select(pt, officer_count.label("officer_count"))
+
+
+def _party(row: Any) -> PartyView:
+    return PartyView(
+        code=row.code, name=row.name, registered_at=row.registered_at, officers=int(row.officer_count),
+        last_seq=row.last_seq, version=row.version,
+    )
+
+
+async def list_parties(source: Source) -> list[PartyView]:
+    """Every registered party, by code."""
+    async with _connection(source) as conn:
+        rows = await conn.execute(_party_select().order_by(t.parties.c.code))
+        return [_party(row) for row in rows]
+
+
+async def get_party(source: Source, code: str) -> PartyView | None:
+    async with _connection(source) as conn:
+        row = (await conn.execute(_party_select().where(t.parties.c.code == code))).first()
+        return None if row is None else _party(row)
+
+
+async def list_officers(source: Source, party: str) -> list[OfficerView]:
+    """The party's officers in registration order (empty for an unknown party)."""
+    o = t.officers
+    async with _connection(source) as conn:
+        rows = await conn.execute(sa.select(o).where(o.c.party_code == party).order_by(o.c.registered_seq))
+        return [
+            OfficerView(party=row.party_code, id=row.id, name=row.name, registered_at=row.registered_at)
+            for row in rows
+        ]
+
+
+# --- incidents -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class IncidentSummary:
+    id: str
+    reporter: str
+    parties: list[str]
+    status: str
+    kind: str  # kind, severity and times: from the reporter's current account
+    severity: int
+    started_at: datetime
+    ended_at: datetime
+    reported_at: datetime
+    updated_at: datetime
+    last_seq: int
+    version: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncidentPage:
+    items: list[IncidentSummary]
+    next_cursor: str | None  # pass back as `cursor` for the next (older) page; None: last page
+
+
+def _summary(row: Any) -> IncidentSummary:
+    return IncidentSummary(
+        id=row.id, reporter=row.reporter, parties=[p for p in row.parties.split(",") if p],
+        status=row.status, kind=row.kind, severity=row.severity, started_at=row.started_at,
+        ended_at=row.ended_at, reported_at=row.reported_at, updated_at=row.updated_at,
+        last_seq=row.last_seq, version=row.version,
+    )
+
+
+def encode_cursor(reported_at: datetime, incident_id: str) -> str:
+    raw = json.dumps([format_time(reported_at), incident_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        moment, incident_id = json.loads(raw)
+        return parse_time(moment), str(incident_id)
+    except (binascii.Error, ValueError, TypeError) as error:
+        raise Invalid("the cursor is not one this API returned; start again without it") from error
+
+
+async def list_incidents(
+    source: Source,
+    *,
+    party: str | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> IncidentPage:
+    """Incidents newest-reported first. `party`: involving it; `since <= started_at < until`
+    (the reporter's account); `cursor`: continue after the page that returned it."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise Invalid(f"limit must be between 1 and {MAX_LIMIT}")
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise Invalid(f"{name} must include a time zone")
+    i = t.incidents
+    query = sa.select(i.c.id, i.c.reporter, i.c.parties, i.c.status, i.c.kind, i.c.severity, i.c.started_at,
+                      i.c.ended_at, i.c.reported_at, i.c.updated_at, i.c.last_seq, i.c.version)
+    if party is not None:
+        ip = t.incident_parties
+        query = query.where(i.c.id.in_(sa.select(ip.c.incident_id).where(ip.c.party == party)))
+    if kind is not None:
+        query = query.where(i.c.kind == kind)
+    if status is not None:
+        query = query.where(i.c.status == status)
+    if since is not None:
+        query = query.where(i.c.started_at >= since)
+    if until is not None:
+        query = query.where(i.c.started_at < until)
+    if cursor is not None:
+        after_time, after_id = decode_cursor(cursor)
+        query = query.where(
+            sa.or_(i.c.reported_at < after_time, sa.and_(i.c.reported_at == after_time, i.c.id < after_id))
+        )
+    query = query.order_by(i.c.reported_at.desc(), i.c.id.desc()).limit(limit + 1)
+    async with _connection(source) as conn:
+        rows = (await conn.execute(query)).all()
+    items = [_summary(row) for row in rows[:limit]]
+    more = len(rows) > limit
+    return IncidentPage(
+        items=items, next_cursor=encode_cursor(items[-1].reported_at, items[-1].id) if more else None
+    )
+
+
+async def get_incident(source: Source, incident_id: str) -> IncidentDetail | None:
+    """The incident with every party's current account, its clarifications and its outcome."""
+    i, a, c = t.incidents, t.incident_accounts, t.incident_clarifications
+    async with _connection(source) as conn:
+        row = (await conn.execute(sa.select(i).where(i.c.id == incident_id))).first()
+        if row is None:
+            return None
+        accounts = (await conn.execute(
+            sa.select(a).where(a.c.incident_id == incident_id).order_by(a.c.filed_at, a.c.party)
+        )).all()
+        clarifications = (await conn.execute(
+            sa.select(c).where(c.c.incident_id == incident_id).order_by(c.c.asked_at, c.c.clarification_id)
+        )).all()
+    return incident_detail(
+        row, accounts=[account_view(r) for r in accounts], clarifications=[clarification_view(r) for r in clarifications]
+    )
+
+
+async def incident_timeline(source: Source, incident_id: str) -> list[TimelineEntry]:
+    """Every event of the incident in stream order (empty when it does not exist)."""
+    tl = t.incident_timeline
+    async with _connection(source) as conn:
+        rows = await conn.execute(sa.select(tl).where(tl.c.incident_id == incident_id).order_by(tl.c.seq))
+        return [timeline_entry(row) for row in rows]
+
+
+# --- the events index and the checkpoint ---------------------------------------------------------
+
+async def list_events(
+    source: Source,
+    *,
+    after: int = 0,
+    limit: int = 100,
+    aggregate_id: str | None = None,
+    aggtype: str | None = None,
+) -> list[StoredEvent]:
+    """Projected events with `seq > after`, in stream order, rebuilt as envelopes.
+
+    `time` is re-rendered with `core.envelope.format_time` — the form Parley itself writes, so
+    for its events the envelope (and its hash) is the stored one; the stream stays the authority.
+    """
+    if not 1 <= limit <= MAX_LIMIT:
+        raise Invalid(f"limit must be between 1 and {MAX_LIMIT}")
+    e = t.events
+    query = sa.select(e).where(e.c.seq > after)
+    if aggregate_id is not None:
+        query = query.where(e.c.aggregate_id == aggregate_id)
+    if aggtype is not None:
+        query = query.where(e.c.aggtype == aggtype)
+    async with _connection(source) as conn:
+        rows = await conn.execute(query.order_by(e.c.seq).limit(limit))
+        return [StoredEvent(seq=row.seq, recorded=row.recorded, event=_envelope(row)) for row in rows]
+
+
+def _envelope(row: Any) -> Event:
+    return Event(
+        id=row.event_id, type=row.type, source=row.source, subject=row.aggregate_id,
+        time=format_time(row.time), aggtype=row.aggtype, aggversion=row.aggversion, party=row.party,
+        actor=row.actor, schemaversion=row.schemaversion, correlationid=row.correlationid,
+        causationid=row.causationid, backfilled=bool(row.backfilled), prevhash=row.prevhash,
+        hash=row.hash, signature=row.signature, data=row.data,
+    )
+
+
+async def get_checkpoint(source: Source, name: str = "main") -> int:
+    """How far the projector called `name` has got (0: nothing projected)."""
+    cp = t.projection_checkpoints
+    async with _connection(source) as conn:
+        return int(await conn.scalar(sa.select(cp.c.last_seq).where(cp.c.name == name)) or 0)

@@ -1,0 +1,106 @@
+"""Where the projector gets the current state of the aggregates a batch touches.
+
+From its own memory first (`StateCache`: the states its previous batches produced), else from
+the read models with one `SELECT … IN (…)` per table. The cache is only trusted for the
+checkpoint it was built at: `StateCache.position` must equal the sequence the next batch
+starts after, which the checkpoint compare-and-set in the batch transaction then guarantees
+nobody else has moved. Anything unexpected clears it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.sql import tables as t
+from adapters.sql.projections import IncidentSnapshot, PartySnapshot, Snapshot, Touched
+from adapters.sql.state_codec import incident_state_from_json
+from core import parties as p
+
+#: Largest `IN (…)` list per SELECT (well under SQLite's and PostgreSQL's parameter limits).
+IN_CHUNK = 500
+
+
+class StateCache:
+    """States after the last batch this projector projected, most recently touched last."""
+
+    def __init__(self, *, capacity: int) -> None:
+        self.capacity = capacity
+        self.position = -1  # the sequence these states include; -1: nothing trusted
+        self._incidents: OrderedDict[str, IncidentSnapshot] = OrderedDict()
+        self._parties: OrderedDict[str, PartySnapshot] = OrderedDict()
+
+    def clear(self) -> None:
+        self.position = -1
+        self._incidents.clear()
+        self._parties.clear()
+
+    def take(self, wanted: Touched, *, after: int) -> tuple[Snapshot, Touched]:
+        """The cached part of `wanted` and what is left to load (all of it if stale)."""
+        if after != self.position:
+            self.clear()
+            return Snapshot(), wanted
+        found = Snapshot(
+            incidents={i: self._incidents[i] for i in wanted.incident_ids if i in self._incidents},
+            parties={c: self._parties[c] for c in wanted.party_codes if c in self._parties},
+        )
+        missing = Touched(
+            incident_ids=frozenset(i for i in wanted.incident_ids if i not in found.incidents),
+            party_codes=frozenset(c for c in wanted.party_codes if c not in found.parties),
+        )
+        return found, missing
+
+    def remember(self, after: Snapshot, *, position: int) -> None:
+        """Keep the states a batch produced; the oldest are forgotten beyond `capacity`.
+        The capacity must exceed what two batches touch, so a batch still being written is
+        never forgotten (and then re-read from the database before it commits)."""
+        for key, incident in after.incidents.items():
+            self._incidents[key] = incident
+            self._incidents.move_to_end(key)
+        for key, party in after.parties.items():
+            self._parties[key] = party
+            self._parties.move_to_end(key)
+        for store in (self._incidents, self._parties):
+            while len(store) > self.capacity:
+                store.popitem(last=False)
+        self.position = position
+
+
+def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
+    ordered = sorted(values)
+    for start in range(0, len(ordered), IN_CHUNK):
+        yield ordered[start : start + IN_CHUNK]
+
+
+async def load_snapshot(conn: AsyncConnection, wanted: Touched) -> Snapshot:
+    """The read models' current rows of `wanted`, as decider states (absent: not projected yet)."""
+    snapshot = Snapshot()
+    i = t.incidents
+    for chunk in _chunks(wanted.incident_ids):
+        result = await conn.execute(sa.select(i.c.id, i.c.state, i.c.last_seq, i.c.version).where(i.c.id.in_(chunk)))
+        for row in result:
+            snapshot.incidents[row.id] = IncidentSnapshot(
+                state=incident_state_from_json(row.state), last_seq=row.last_seq, version=row.version
+            )
+    o, pt = t.officers, t.parties
+    for chunk in _chunks(wanted.party_codes):
+        officers: dict[str, dict[str, str]] = {}
+        rows = await conn.execute(
+            sa.select(o.c.party_code, o.c.id, o.c.name).where(o.c.party_code.in_(chunk)).order_by(o.c.registered_seq)
+        )
+        for row in rows:
+            officers.setdefault(row.party_code, {})[row.id] = row.name
+        for row in await conn.execute(sa.select(pt).where(pt.c.code.in_(chunk))):
+            snapshot.parties[row.code] = PartySnapshot(
+                state=p.Party(
+                    code=row.code, name=row.name, registered_at=row.registered_at,
+                    officers=officers.get(row.code, {}),
+                ),
+                registered_seq=row.registered_seq,
+                last_seq=row.last_seq,
+                version=row.version,
+            )
+    return snapshot
