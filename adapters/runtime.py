@@ -7,11 +7,13 @@ database, and builds the application service and the projector. `close()` undoes
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.clock import SystemClock
@@ -29,6 +31,7 @@ from core.application import Application
 from core.ports import Clock
 
 NATS_URL_FILE = "nats.url"
+log = structlog.get_logger("parley.runtime")
 
 
 @dataclass(kw_only=True)
@@ -42,7 +45,8 @@ class Runtime:
     tokens: TokenStore
     idempotency: IdempotencyStore
     embedded: EmbeddedNatsServer | None = None
-    _owned: list[Any] = field(default_factory=list)
+    #: Why the in-process projector stopped, if it did (reported by /readyz).
+    projector_failure: str | None = None
 
     @classmethod
     async def open(cls, settings: Settings, *, clock: Clock | None = None, embedded_ok: bool = True) -> "Runtime":
@@ -74,6 +78,16 @@ class Runtime:
             projector=Projector(engine=engine, store=store), tokens=TokenStore(engine),
             idempotency=IdempotencyStore(engine), embedded=embedded,
         )
+
+    async def run_projector(self, stop: "asyncio.Event") -> None:
+        """Follow the stream until `stop`; a failure is logged and kept for /readyz, never silent."""
+        try:
+            await self.projector.follow(stop)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - reported, not swallowed
+            self.projector_failure = f"{type(error).__name__}: {error}"
+            log.error("projector stopped", error=self.projector_failure)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

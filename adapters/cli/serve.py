@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import typer
 import uvicorn
@@ -17,6 +18,15 @@ from adapters.sql.tokens import TokenStore
 from core.identity import Role
 
 ADMIN_TOKEN_FILE = "admin.token"
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for printing."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 async def ensure_admin_token(tokens: TokenStore, home: Path) -> Path:
@@ -40,7 +50,7 @@ async def serve(settings: Settings, *, with_projector: bool, announce: bool = Tr
         token_path = await ensure_admin_token(runtime.tokens, settings.home)
         if with_projector:
             await runtime.projector.catch_up()
-            projector = asyncio.create_task(runtime.projector.follow(stop), name="projector")
+            projector = asyncio.create_task(runtime.run_projector(stop), name="projector")
         config = uvicorn.Config(
             create_app(runtime), host=settings.http_host, port=settings.http_port,
             log_level="warning", access_log=False, lifespan="off",
@@ -49,8 +59,9 @@ async def serve(settings: Settings, *, with_projector: bool, announce: bool = Tr
         if announce:
             url = f"http://{settings.http_host}:{settings.http_port}"
             typer.echo(f"Parley is running at {url}  (API docs: {url}/docs)")
-            typer.echo(f"NATS: {runtime.embedded.url if runtime.embedded else settings.nats_url}  stream: {settings.stream}")
-            typer.echo(f"Database: {settings.resolved_database_url}")
+            nats_url = runtime.embedded.url if runtime.embedded else redacted(settings.nats_url or "")
+            typer.echo(f"NATS: {nats_url}  stream: {settings.stream}")
+            typer.echo(f"Database: {redacted(settings.resolved_database_url)}")
             typer.echo(f"Admin token: {token_path}")
         await server.serve()
     finally:

@@ -36,7 +36,7 @@ def settings(tmp_path: Path, nats_server: EmbeddedNatsServer, stream_spec: Strea
 async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     runtime = await Runtime.open(settings)
     stop = asyncio.Event()
-    task = asyncio.create_task(runtime.projector.follow(stop))
+    task = asyncio.create_task(runtime.run_projector(stop))
     yield runtime
     stop.set()
     task.cancel()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
@@ -23,7 +25,8 @@ async def list_events(
     until = min(last, after + limit)
     items = []
     if until > after:
-        async for stored in store.read(after=after, until=until):
-            items.append({"seq": stored.seq, "recorded": stored.recorded.isoformat(), "event": stored.event.to_dict()})
+        async for raw in store.read_raw(after=after, until=until):
+            # the stored bytes, parsed as JSON but never re-rendered from our own model
+            items.append({"seq": raw.seq, "recorded": raw.recorded.isoformat(), "event": json.loads(raw.data)})
     next_after = items[-1]["seq"] if items else after
     return JSONResponse({"items": items, "next_after": next_after, "last_seq": last})

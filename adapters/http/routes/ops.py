@@ -37,9 +37,15 @@ async def readyz(request: Request) -> JSONResponse:
         checkpoint, ready = None, False
         checks["database"] = f"unavailable: {type(error).__name__}"
     if last is not None and checkpoint is not None:
-        lag = max(0, last - checkpoint)
-        PROJECTION_LAG.set(lag)
+        lag = last - checkpoint
+        PROJECTION_LAG.set(max(lag, 0))
         checks["projection"] = {"stream_last_seq": last, "projected_seq": checkpoint, "lag": lag}
+        if lag < 0:
+            ready = False
+            checks["projection"]["problem"] = "the read models are ahead of the stream (was the stream restored from an older backup?)"
+    if runtime.projector_failure:
+        ready = False
+        checks["projector"] = f"stopped: {runtime.projector_failure}"
     status = 200 if ready else 503
     headers = {} if ready else {"Retry-After": "2"}
     return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks}, status_code=status, headers=headers)
