@@ -16,6 +16,7 @@ any CloudEvents tool can read the stream; the extensions carry what an auditor n
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Mapping
@@ -30,8 +31,56 @@ UNHASHED = frozenset({"hash", "signature"})
 
 
 def canonical_json(value: Any) -> bytes:
-    """RFC 8785 (JCS) bytes of a JSON-compatible value: the only form we ever hash or sign."""
-    return rfc8785.dumps(value)
+    """RFC 8785 (JCS) bytes of a JSON-compatible value: the only form we ever hash or sign.
+
+    Byte for byte what `rfc8785.dumps` returns (and raises), about 4× faster: values whose
+    JCS form the C JSON encoder writes identically (plain str/int/bool/None, lists, dicts with
+    ASCII keys, floats that JCS and `repr` render alike) go through `json`; anything else —
+    non-ASCII keys (JCS sorts by UTF-16), tiny or huge floats, NaN, out-of-range integers,
+    subclasses, unsupported types — falls back to `rfc8785` itself.
+    """
+    try:
+        return _JSON_ENCODE(_jcs_plain(value)).encode("utf-8")
+    except (_NotPlain, UnicodeEncodeError):  # UnicodeEncodeError: lone surrogates
+        return rfc8785.dumps(value)
+
+
+_JCS_INT_MAX = 2**53 - 1  # rfc8785 refuses integers beyond ±(2**53 - 1)
+_JSON_ENCODE = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":"), check_circular=False
+).encode
+
+
+class _NotPlain(Exception):
+    """The value needs the full RFC 8785 serialiser."""
+
+
+def _jcs_plain(value: Any) -> Any:
+    """`value` with every float replaced by what `json` writes exactly as JCS does; raises
+    `_NotPlain` where `json` and JCS could differ."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii():
+                raise _NotPlain
+            out[key] = _jcs_plain(item)
+        return out
+    if kind is list or kind is tuple:
+        return [_jcs_plain(item) for item in value]
+    if kind is int:
+        if -_JCS_INT_MAX <= value <= _JCS_INT_MAX:
+            return value
+        raise _NotPlain
+    if kind is float:
+        if value.is_integer():
+            if -_JCS_INT_MAX <= value <= _JCS_INT_MAX:
+                return int(value)  # JCS writes 500.0 as 500 (and -0.0 as 0)
+        elif 1e-4 <= abs(value) < 1e16:  # `repr` uses no exponent here, like JCS; NaN fails
+            return value
+    raise _NotPlain
 
 
 def format_time(moment: datetime) -> str:

@@ -6,6 +6,12 @@ the append's expected-sequence check (OCC) catches that, the entry is reloaded f
 the command is decided again. So the cache is an optimisation, never a source of truth: a
 command can only be appended on top of the exact event its decision saw.
 
+A command that creates its aggregate (decided on the initial state, e.g. `ReportIncident` with a
+new id) is not preceded by a load when the cache has no entry: it is appended expecting
+sequence 0, which the store itself checks, so an aggregate that exists after all surfaces as a
+`Conflict` and the command is decided again on the loaded state. That saves a read round trip
+on every new aggregate.
+
 One command → one aggregate → one append. Per-aggregate locks serialise commands inside one
 process so they do not conflict with each other needlessly.
 """
@@ -147,18 +153,22 @@ class CommandHandler:
                 return Outcome(aggregate_id=ref.id, seq=loaded.last_seq, events=(), state=loaded.state, duplicate=True)
         fresh = False
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            loaded = await self.load(decider, ref.id, fresh=fresh)
-            if expected_seq is not None and expected_seq != loaded.last_seq:
-                if not fresh:  # the cache may be stale: check the store before refusing
-                    fresh = True
-                    loaded = await self.load(decider, ref.id, fresh=True)
-                if expected_seq != loaded.last_seq:
-                    raise Conflict(
-                        f"the {ref.type} changed since you read it (your version {expected_seq},"
-                        f" current {loaded.last_seq}); reload it and try again",
-                        current_seq=loaded.last_seq,
-                    )
-            domain_events = decider.decide(loaded.state, command)
+            created = None if fresh or expected_seq is not None else self._creates(decider, ref, command)
+            if created is not None:  # appended expecting sequence 0: the store checks it is new
+                loaded, domain_events = Loaded(state=decider.initial), created
+            else:
+                loaded = await self.load(decider, ref.id, fresh=fresh)
+                if expected_seq is not None and expected_seq != loaded.last_seq:
+                    if not fresh:  # the cache may be stale: check the store before refusing
+                        fresh = True
+                        loaded = await self.load(decider, ref.id, fresh=True)
+                    if expected_seq != loaded.last_seq:
+                        raise Conflict(
+                            f"the {ref.type} changed since you read it (your version {expected_seq},"
+                            f" current {loaded.last_seq}); reload it and try again",
+                            current_seq=loaded.last_seq,
+                        )
+                domain_events = decider.decide(loaded.state, command)
             if not domain_events:
                 return Outcome(aggregate_id=ref.id, seq=loaded.last_seq, events=(), state=loaded.state)
             sealed = self._seal(ref, loaded, domain_events, command, event_ids, envelope)
@@ -180,6 +190,16 @@ class CommandHandler:
             self._remember(ref, Loaded(state=state, version=sealed[-1].aggversion, last_seq=seq, last_hash=sealed[-1].hash))
             return Outcome(aggregate_id=ref.id, seq=seq, events=tuple(sealed), state=state)
         raise AssertionError("unreachable")
+
+    def _creates(self, decider: Decider[Any, Any], ref: AggregateRef, command: Any) -> Sequence[Any] | None:
+        """The events `command` causes on an aggregate without history, when the cache has no
+        entry for it and it would be accepted there; else None (load, then decide)."""
+        if ref in self._cache:
+            return None
+        try:
+            return decider.decide(decider.initial, command) or None
+        except Exception:  # noqa: BLE001 - decided again, for real, on the loaded state
+            return None
 
     def _seal(
         self, ref: AggregateRef, loaded: Loaded, domain_events: Sequence[Any], command: Any,

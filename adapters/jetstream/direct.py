@@ -114,7 +114,7 @@ class DirectGet:
         self._inbox: str | None = None
         self._inbox_sub: Subscription | None = None
         self._inbox_lock = asyncio.Lock()
-        self._batches: dict[str, asyncio.Queue[Msg]] = {}
+        self._batches: dict[str, tuple[list[Msg], asyncio.Future[list[Msg]]]] = {}
         self._tokens = itertools.count(1)
 
     async def by_seq(self, seq: int) -> StoredMessage | None:
@@ -185,21 +185,19 @@ class DirectGet:
         return _stored(reply)
 
     async def _batch(self, request: dict[str, Any]) -> list[Msg]:
-        """Send one batched request; collect replies up to the terminating status message."""
+        """Send one batched request; collect replies up to the terminating status message.
+
+        The replies are gathered by `_route` and handed over once, when the batch is complete
+        (one wait per batch, not one per message); the whole batch must arrive within the
+        timeout.
+        """
         token = str(next(self._tokens))
-        queue: asyncio.Queue[Msg] = asyncio.Queue()
-        self._batches[token] = queue
-        replies: list[Msg] = []
+        done: asyncio.Future[list[Msg]] = asyncio.get_running_loop().create_future()
+        self._batches[token] = ([], done)
         try:
             inbox = await self._ensure_inbox()
             await self._nc.publish(self._api, json.dumps(request).encode(), reply=f"{inbox}.{token}")
-            while True:
-                reply = await asyncio.wait_for(queue.get(), timeout=self._timeout)
-                replies.append(reply)
-                # A status (204 EOB, 404) ends every batch; a pre-2.11 server sends one plain
-                # reply without `Nats-Num-Pending` and nothing after it.
-                if _status(reply) or "Nats-Num-Pending" not in (reply.headers or {}):
-                    return replies
+            return await asyncio.wait_for(done, timeout=self._timeout)
         except TRANSIENT_ERRORS as err:
             raise self._unavailable(err) from err
         finally:
@@ -214,9 +212,17 @@ class DirectGet:
             return self._inbox
 
     async def _route(self, msg: Msg) -> None:
-        queue = self._batches.get(msg.subject.rsplit(".", 1)[-1])
-        if queue is not None:  # replies to a request that already timed out are dropped
-            queue.put_nowait(msg)
+        batch = self._batches.get(msg.subject.rsplit(".", 1)[-1])
+        if batch is None:  # replies to a request that already timed out are dropped
+            return
+        replies, done = batch
+        if done.done():
+            return
+        replies.append(msg)
+        # A status (204 EOB, 404) ends every batch; a pre-2.11 server sends one plain reply
+        # without `Nats-Num-Pending` and nothing after it.
+        if _status(msg) or "Nats-Num-Pending" not in (msg.headers or {}):
+            done.set_result(replies)
 
     def _unavailable(self, err: BaseException) -> Unavailable:
         if isinstance(err, nats.errors.NoRespondersError):

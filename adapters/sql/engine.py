@@ -72,10 +72,6 @@ def for_writing(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
 
 
-def is_sqlite(engine: AsyncEngine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
 def _make_parent_dir(database: str | None) -> None:
     if not database or database == ":memory:" or database.startswith("file:"):
         return

@@ -6,9 +6,10 @@ I/O around it: load the `Snapshot` of the aggregates a batch touches, call `proj
 the `RowChanges` and move the checkpoint in one transaction.
 
 Every event lands in the `events` index. Incident and party events are also folded with their
-deciders' `evolve` into their tables. Event types nobody has taught the projector yet (future
-aggregates, newer versions) stay in the index only; a *known* event that cannot be decoded or
-folded means the history is inconsistent, and that stops the projector (`IntegrityError`).
+deciders' `evolve` into their tables. Events nobody has taught the projector yet (aggregates
+without tables here, types not in `core.events`' registry) stay in the index only; a *known*
+event that cannot be decoded or folded means the history is inconsistent, and that stops the
+projector (`IntegrityError`) rather than write read models that contradict the log.
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ def project(snapshot: Snapshot, batch: Sequence[StoredEvent]) -> RowChanges:
             if envelope.aggtype == INCIDENT:
                 _fold_incident(folding, domain, fact, changes, envelope)
             else:
-                _fold_party(folding, domain, fact, changes)
+                _fold_party(folding, domain, fact, changes, envelope)
         except (ValueError, KeyError) as error:
             raise IntegrityError(
                 f"event {stored.seq} ({envelope.type}, {envelope.aggtype} {envelope.subject}) cannot be"
@@ -184,19 +185,21 @@ def _decode(stored: StoredEvent, registry: dict[str, type[DomainEvent]]) -> Doma
 def _fold_incident(
     folding: _Folding, event: DomainEvent, fact: Fact, changes: RowChanges, envelope: Event
 ) -> None:
-    state, _, version = folding.incident(fact.aggregate_id)
+    state, _, _ = folding.incident(fact.aggregate_id)
     after = incident_decider.evolve(state, event, fact)
-    folding.incidents[fact.aggregate_id] = (after, fact.seq, version + 1)
+    folding.incidents[fact.aggregate_id] = (after, fact.seq, envelope.aggversion)
     kind = type(event)
     as_stored = envelope.type == kind.TYPE and envelope.schemaversion == kind.SCHEMA_VERSION
     data = dict(envelope.data) if as_stored else event.payload()  # upcast events show the current shape
     changes.add("insert", "incident_timeline", timeline_row(event, fact, type_=kind.TYPE, after=after, data=data))
 
 
-def _fold_party(folding: _Folding, event: DomainEvent, fact: Fact, changes: RowChanges) -> None:
-    state, registered_seq, _, version = folding.party(fact.aggregate_id)
+def _fold_party(folding: _Folding, event: DomainEvent, fact: Fact, changes: RowChanges, envelope: Event) -> None:
+    state, registered_seq, _, _ = folding.party(fact.aggregate_id)
     after = p.evolve(state, event, fact)
     if isinstance(event, p.PartyRegistered):
+        if event.code != fact.aggregate_id:
+            raise ValueError(f"party {event.code} registered on the aggregate of {fact.aggregate_id}")
         registered_seq = fact.seq
     elif isinstance(event, p.OfficerRegistered):
         changes.add("insert", "officers", {
@@ -206,7 +209,7 @@ def _fold_party(folding: _Folding, event: DomainEvent, fact: Fact, changes: RowC
             "registered_at": fact.time.astimezone(UTC),
             "registered_seq": fact.seq,
         })
-    folding.parties[fact.aggregate_id] = (after, registered_seq, fact.seq, version + 1)
+    folding.parties[fact.aggregate_id] = (after, registered_seq, fact.seq, envelope.aggversion)
 
 
 def _finish(folding: _Folding, changes: RowChanges) -> None:
@@ -240,7 +243,7 @@ def _finish(folding: _Folding, changes: RowChanges) -> None:
 
 
 def event_row(stored: StoredEvent, time: datetime | None = None) -> Row:
-    """The `events` index row: the whole envelope, so it can be served without the stream."""
+    """The `events` index row: the envelope's attributes (its `data` stays on the stream)."""
     envelope = stored.event
     return {
         "seq": stored.seq,
@@ -260,8 +263,6 @@ def event_row(stored: StoredEvent, time: datetime | None = None) -> Row:
         "backfilled": envelope.backfilled,
         "hash": envelope.hash,
         "prevhash": envelope.prevhash,
-        "signature": envelope.signature,
-        "data": dict(envelope.data),
     }
 
 

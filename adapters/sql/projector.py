@@ -5,10 +5,9 @@ current state of the aggregates the batch touches (from its own cache of the sta
 previous batches produced, else with one `SELECT … IN (…)` per table), folds the batch in
 memory (`projections.project`: pure, deterministic) and writes the result in ONE transaction
 that first moves the checkpoint from the sequence the batch starts after (a compare-and-set:
-a second projector with the same name cannot apply the same batch twice), then writes every
-row with executemany. A crash anywhere loses nothing and double-counts nothing: either the
-rows and the checkpoint are both there, or neither is. While catching up, batch N+1 is folded
-while batch N is being written.
+a second projector with the same name cannot apply the same batch twice), then writes the
+rows in bulk (`bulk.insert_rows`; executemany for updates). A crash anywhere loses nothing
+and double-counts nothing: either the rows and the checkpoint are both there, or neither is.
 
 The stream's sequence must be contiguous; a gap raises `core.errors.IntegrityError` naming the
 missing range rather than skipping history. Consumer ack state is never trusted: the checkpoint
@@ -19,15 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
-from typing import Any, AsyncIterator, Callable, Iterator, Sequence
+from typing import Any, AsyncIterator, Callable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql import tables as t
+from adapters.sql.bulk import gc_paused, insert_rows
 from adapters.sql.engine import for_writing
 from adapters.sql.projections import RowChanges, check_contiguous, project, touched
 from adapters.sql.snapshots import StateCache, load_snapshot
@@ -65,7 +64,7 @@ class Projector:
         self._committed = 0  # highest sequence this instance has committed
         self._advanced = asyncio.Event()
         self._update_sql: dict[str, Any] = {}
-        # Enough for what two batches touch (one being written, one being prepared), and more.
+        # Incidents stay open for a while: keep the states of the last several batches at hand.
         self._cache = StateCache(capacity=max(20_000, 4 * batch_size))
 
     @property
@@ -139,9 +138,15 @@ class Projector:
                     await asyncio.wait_for(stop.wait(), _RETRY_SECONDS)
 
     async def apply(self, batch: Sequence[StoredEvent]) -> int:
-        """Apply one batch that must start right after the checkpoint; returns the new checkpoint."""
+        """Apply one batch that must start right after the checkpoint; returns the new checkpoint.
+        Raises `Conflict` if another projector moves the checkpoint meanwhile."""
         position = await self._ensure_checkpoint()
-        return await self._apply(batch, after=position) if batch else position
+        if not batch:
+            return position
+        try:
+            return await self._apply(batch, after=position)
+        except _Overtaken:
+            raise Conflict(f"another projector advanced the checkpoint {self._name!r} past {position}") from None
 
     # --- internals -----------------------------------------------------------------------------
 
@@ -233,7 +238,7 @@ class Projector:
                 loaded = await load_snapshot(conn, missing)
             snapshot.incidents.update(loaded.incidents)
             snapshot.parties.update(loaded.parties)
-        with _gc_paused():
+        with gc_paused():
             changes = project(snapshot, batch)
         self._cache.remember(changes.after, position=changes.last_seq)
         return changes
@@ -259,7 +264,7 @@ class Projector:
         for table in t.PROJECTION_TABLES:
             rows = changes.inserts.get(table.name)
             if rows:
-                await conn.execute(table.insert(), rows)
+                await insert_rows(conn, table, rows)
             rows = changes.updates.get(table.name)
             if rows:
                 statement, keys = self._update_statement(table)
@@ -276,22 +281,6 @@ class Projector:
 
 class _Overtaken(Exception):
     """Another projector moved this checkpoint first; re-read it and continue from there."""
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic GC while a batch is folded: it allocates many short-lived, acyclic objects and
-    would otherwise trigger full collections over the whole heap (cache included) again and
-    again — measured at 30–50 % of the fold time. `project` is synchronous, so nothing else
-    runs meanwhile; the collector resumes right after."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 @contextlib.asynccontextmanager

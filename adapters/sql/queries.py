@@ -33,16 +33,15 @@ from adapters.sql.incident_views import (
     incident_detail,
     timeline_entry,
 )
-from core.envelope import Event, format_time, parse_time
+from core.envelope import format_time, parse_time
 from core.errors import Invalid
-from core.ports import StoredEvent
 
 Source = AsyncEngine | AsyncConnection
 
 MAX_LIMIT = 1000
 
 __all__ = [
-    "AccountView", "ClarificationView", "IncidentDetail", "IncidentPage", "IncidentSummary", "OfficerView", "PartyView",
+    "AccountView", "ClarificationView", "EventEntry", "IncidentDetail", "IncidentPage", "IncidentSummary", "OfficerView", "PartyView",
     "TimelineEntry", "get_checkpoint", "get_incident", "get_party", "incident_timeline", "list_events",
     "list_incidents", "list_officers", "list_parties",
 ]
@@ -238,6 +237,29 @@ async def incident_timeline(source: Source, incident_id: str) -> list[TimelineEn
 
 # --- the events index and the checkpoint ---------------------------------------------------------
 
+@dataclass(frozen=True, kw_only=True)
+class EventEntry:
+    """One event of the index: the envelope's attributes, not its `data` (read the stream for it)."""
+
+    seq: int
+    event_id: str
+    type: str
+    aggtype: str
+    aggregate_id: str
+    aggversion: int
+    source: str
+    time: datetime  # business time of the fact
+    recorded: datetime  # when the stream stored it
+    party: str
+    actor: str
+    schemaversion: int
+    correlationid: str | None
+    causationid: str | None
+    backfilled: bool
+    hash: str | None
+    prevhash: str | None
+
+
 async def list_events(
     source: Source,
     *,
@@ -245,12 +267,8 @@ async def list_events(
     limit: int = 100,
     aggregate_id: str | None = None,
     aggtype: str | None = None,
-) -> list[StoredEvent]:
-    """Projected events with `seq > after`, in stream order, rebuilt as envelopes.
-
-    `time` is re-rendered with `core.envelope.format_time` — the form Parley itself writes, so
-    for its events the envelope (and its hash) is the stored one; the stream stays the authority.
-    """
+) -> list[EventEntry]:
+    """Projected events with `seq > after`, in stream order, optionally of one aggregate."""
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid(f"limit must be between 1 and {MAX_LIMIT}")
     e = t.events
@@ -261,17 +279,7 @@ async def list_events(
         query = query.where(e.c.aggtype == aggtype)
     async with _connection(source) as conn:
         rows = await conn.execute(query.order_by(e.c.seq).limit(limit))
-        return [StoredEvent(seq=row.seq, recorded=row.recorded, event=_envelope(row)) for row in rows]
-
-
-def _envelope(row: Any) -> Event:
-    return Event(
-        id=row.event_id, type=row.type, source=row.source, subject=row.aggregate_id,
-        time=format_time(row.time), aggtype=row.aggtype, aggversion=row.aggversion, party=row.party,
-        actor=row.actor, schemaversion=row.schemaversion, correlationid=row.correlationid,
-        causationid=row.causationid, backfilled=bool(row.backfilled), prevhash=row.prevhash,
-        hash=row.hash, signature=row.signature, data=row.data,
-    )
+        return [EventEntry(**{**row._mapping, "backfilled": bool(row.backfilled)}) for row in rows]
 
 
 async def get_checkpoint(source: Source, name: str = "main") -> int:

@@ -54,9 +54,8 @@ class StateCache:
         return found, missing
 
     def remember(self, after: Snapshot, *, position: int) -> None:
-        """Keep the states a batch produced; the oldest are forgotten beyond `capacity`.
-        The capacity must exceed what two batches touch, so a batch still being written is
-        never forgotten (and then re-read from the database before it commits)."""
+        """Keep the states a batch produced (the caller clears the cache if that batch then
+        fails to commit); the least recently touched are forgotten beyond `capacity`."""
         for key, incident in after.incidents.items():
             self._incidents[key] = incident
             self._incidents.move_to_end(key)

@@ -80,7 +80,9 @@ projection_checkpoints = Table(
     Column("last_hash", String, nullable=True),
 )
 
-# --- every event, whatever its type: the index behind /events and audit -----------------------
+# --- every event, whatever its type: who did what to which aggregate, when --------------------
+# The envelope's attributes without `data` and `signature` (the stream holds those; incident
+# payloads are also in `incident_timeline`).
 
 events = Table(
     "events",
@@ -102,8 +104,6 @@ events = Table(
     Column("backfilled", Boolean, nullable=False),
     Column("hash", String, nullable=True),
     Column("prevhash", String, nullable=True),
-    Column("signature", Text, nullable=True),
-    Column("data", _json(), nullable=False),
     UniqueConstraint("event_id"),
     Index(None, "aggregate_id"),
 )
@@ -118,7 +118,7 @@ parties = Table(
     Column("registered_at", UTCDateTime, nullable=False),
     Column("registered_seq", BigInteger, nullable=False),
     Column("last_seq", BigInteger, nullable=False),  # the party aggregate's last event (ETag)
-    Column("version", Integer, nullable=False),  # number of events of the party aggregate
+    Column("version", Integer, nullable=False),  # aggversion of its last event (= number of events)
 )
 
 officers = Table(
@@ -150,7 +150,7 @@ incidents = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("parties", String, nullable=False),  # ",USA,RUS," in the reporter's order
     Column("last_seq", BigInteger, nullable=False),  # the aggregate's last stream seq (ETag)
-    Column("version", Integer, nullable=False),  # number of events of the aggregate
+    Column("version", Integer, nullable=False),  # aggversion of its last event (= number of events)
     Column("state", _json(), nullable=False),  # core.incidents.state.Incident, see state_codec
     Index(None, "status"),
     Index(None, "kind"),

@@ -48,8 +48,6 @@ def upgrade() -> None:
         sa.Column("backfilled", sa.Boolean(), nullable=False),
         sa.Column("hash", sa.String(), nullable=True),
         sa.Column("prevhash", sa.String(), nullable=True),
-        sa.Column("signature", sa.Text(), nullable=True),
-        sa.Column("data", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("seq", name="pk_events"),
         sa.UniqueConstraint("event_id", name="uq_events_event_id"),
     )

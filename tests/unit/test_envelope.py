@@ -334,3 +334,37 @@ def test_fact_of_takes_who_when_and_where_from_the_envelope():
     fact = Fact.of(an_event(), seq=9)
 
     assert fact == Fact(event_id=an_event().id, aggregate_id="inc-42", party="USA", actor="usa-1", time=T0, seq=9)
+
+
+# --- canonical JSON: the fast path must be rfc8785 byte for byte ----------------------------------
+
+any_json = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.floats(allow_nan=True, allow_infinity=True) | st.floats(min_value=-1e-3, max_value=1e-3)
+    | st.floats(min_value=-1e22, max_value=1e22) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+    | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _outcome(serialise, value):
+    try:
+        return "ok", serialise(value)
+    except Exception as error:  # noqa: BLE001 - the same error, or the same bytes
+        return "error", type(error).__name__, str(error)
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_json)
+def test_canonical_json_is_rfc8785_byte_for_byte_and_error_for_error(value):
+    assert _outcome(canonical_json, value) == _outcome(rfc8785.dumps, value)
+
+
+@pytest.mark.parametrize("value", [
+    0.0, -0.0, 500.0, -3.0, 1e-4, 9.99e-5, 1e-7, 5e-324, 123.456, 1e15 + 0.5, 2.0**53 - 1, 2.0**53, 1e16, 1e21,
+    float("nan"), float("inf"), 2**53 - 1, 2**53, -(2**53), "\x00\x08\x1f\x7f\u2028\"\\", "\ud800",
+    {"\U0001F600": 1, "\uffff": 2}, {"é": 1, "e": 2}, {1: 2}, [True, False, None, (1, "x")],
+])
+def test_canonical_json_edge_cases_match_rfc8785(value):
+    assert _outcome(canonical_json, value) == _outcome(rfc8785.dumps, value)

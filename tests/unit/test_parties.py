@@ -129,3 +129,66 @@ def test_officer_event_without_a_registered_party_cannot_be_folded():
     with pytest.raises(ValueError, match="OfficerRegistered"):
         evolve(None, OfficerRegistered(officer_id="usa-1", name="X"),
                Fact(event_id="e1", aggregate_id="USA", party="USA", actor="root", time=T0))
+
+
+# --- the command handler: creating an aggregate costs no load, and is still checked ---------------
+
+class _CountingStore:
+    """The in-memory store, counting how often the handler loads an aggregate."""
+
+    def __init__(self) -> None:
+        from tests.unit.fakes import MemoryEventStore
+
+        self.inner = MemoryEventStore()
+        self.loads = 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    async def load(self, ref):
+        self.loads += 1
+        return await self.inner.load(ref)
+
+
+async def test_registering_a_new_party_appends_without_loading_it_first():
+    from core.service import CommandHandler
+
+    store = _CountingStore()
+    outcome = await CommandHandler(store=store).execute(DECIDER, "USA", register_party())
+
+    assert store.loads == 0
+    assert outcome.seq == 1 and [e.type for e in outcome.events] == [PartyRegistered.TYPE]
+
+
+async def test_a_fresh_handler_still_refuses_to_create_an_aggregate_that_exists():
+    from core.service import CommandHandler
+
+    store = _CountingStore()
+    await CommandHandler(store=store).execute(DECIDER, "USA", register_party())
+
+    with pytest.raises(Rejected, match="party USA is already registered"):
+        await CommandHandler(store=store).execute(DECIDER, "USA", register_party(name="Someone else"))
+    assert await store.inner.last_seq() == 1
+
+
+async def test_a_fresh_handler_loads_an_existing_aggregate_before_changing_it():
+    from core.service import CommandHandler
+
+    store = _CountingStore()
+    await CommandHandler(store=store).execute(DECIDER, "USA", register_party())
+
+    outcome = await CommandHandler(store=store).execute(DECIDER, "USA", register_officer())
+
+    assert store.loads == 1 and outcome.seq == 2 and outcome.state.officers == {"usa-1": "Lt. Cdr. Smith"}
+
+
+async def test_creating_with_if_match_zero_on_an_existing_aggregate_is_a_conflict():
+    from core.errors import Conflict
+    from core.service import CommandHandler
+
+    store = _CountingStore()
+    await CommandHandler(store=store).execute(DECIDER, "USA", register_party())
+
+    with pytest.raises(Conflict) as raised:
+        await CommandHandler(store=store).execute(DECIDER, "USA", register_party(), expected_seq=0)
+    assert raised.value.current_seq == 1

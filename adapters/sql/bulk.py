@@ -1,0 +1,143 @@
+"""Writing a batch of rows as fast as each database allows, inside the caller's transaction.
+
+SQLite: one driver-level `executemany` of ready-made tuples — SQLAlchemy's per-row parameter
+processing was half the projector's write time. PostgreSQL: `COPY … FROM STDIN` on the same
+psycopg connection — measured about 4× SQLAlchemy's executemany there, which psycopg runs as
+one INSERT per row. Values are converted exactly as the column types would bind them (UTC
+datetimes in SQLAlchemy's SQLite storage format, JSON text, SQL NULL for None, booleans as
+0/1 on SQLite), so every path stores the same content; a test compares them. A table with a
+column type not listed here falls back to plain SQLAlchemy executemany.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+from datetime import UTC, datetime
+from typing import Any, Callable, Iterator, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.sql.tables import UTCDateTime
+
+Row = dict[str, Any]
+_Convert = Callable[[Any], Any]
+_Plan = list[tuple[str, _Convert | None]]
+
+_PLAIN = (sa.String, sa.Integer, sa.Double)  # Text, BigInteger… are subclasses
+_plans: dict[tuple[str, str], _Plan | None] = {}
+
+
+async def insert_rows(conn: AsyncConnection, table: sa.Table, rows: Sequence[Row]) -> None:
+    """INSERT `rows` (dicts with every column of `table`) in the current transaction."""
+    if not rows:
+        return
+    dialect = conn.dialect
+    plan = _plan(table, dialect.name)
+    if plan is None or dialect.name not in ("sqlite", "postgresql") or (
+        dialect.name == "postgresql" and dialect.driver != "psycopg"
+    ):
+        await conn.execute(table.insert(), list(rows))
+    elif dialect.name == "sqlite":
+        await _executemany(conn, table, plan, rows)
+    else:
+        await _copy(conn, table, plan, rows)
+
+
+async def _executemany(conn: AsyncConnection, table: sa.Table, plan: _Plan, rows: Sequence[Row]) -> None:
+    quote = conn.dialect.identifier_preparer.quote
+    statement = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name, _ in plan)})"
+        f" VALUES ({', '.join('?' for _ in plan)})"
+    )
+    with gc_paused():
+        values = [_values(plan, row) for row in rows]
+    await conn.exec_driver_sql(statement, values)
+
+
+async def _copy(conn: AsyncConnection, table: sa.Table, plan: _Plan, rows: Sequence[Row]) -> None:
+    from psycopg import sql
+
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(name) for name, _ in plan)
+    )
+    with gc_paused():
+        values = [_values(plan, row) for row in rows]
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection  # the psycopg AsyncConnection under this transaction
+    async with driver.cursor() as cursor:
+        async with cursor.copy(statement) as copy:
+            for value in values:
+                await copy.write_row(value)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection during a synchronous burst of allocations (folding a batch,
+    building its rows). Those objects are short-lived and acyclic, yet they trigger full
+    collections over the whole heap again and again: measured at 30–50 % of the projector's
+    CPU time. Use only around code that does not await; the collector resumes right after."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _values(plan: _Plan, row: Row) -> tuple[Any, ...]:
+    return tuple(row[name] if convert is None else convert(row[name]) for name, convert in plan)
+
+
+def _plan(table: sa.Table, backend: str) -> _Plan | None:
+    key = (table.name, backend)
+    if key not in _plans:
+        converters = [(column.name, _converter(column.type, backend)) for column in table.columns]
+        supported = all(convert is not _UNSUPPORTED for _, convert in converters)
+        _plans[key] = converters if supported else None
+    return _plans[key]
+
+
+def _unsupported(value: Any) -> Any:  # pragma: no cover - a marker, never called
+    raise TypeError("unsupported column type for bulk insert")
+
+
+_UNSUPPORTED: _Convert = _unsupported
+
+
+def _converter(kind: sa.types.TypeEngine[Any], backend: str) -> _Convert | None:
+    if isinstance(kind, sa.JSON):
+        return _json_text
+    if isinstance(kind, UTCDateTime):
+        return _sqlite_time if backend == "sqlite" else _utc
+    if isinstance(kind, sa.Boolean):
+        return _sqlite_bool if backend == "sqlite" else None
+    if isinstance(kind, _PLAIN):
+        return None
+    return _UNSUPPORTED
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: read-model times must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+def _sqlite_time(value: datetime | None) -> str | None:
+    """SQLAlchemy's SQLite DATETIME storage format, of the UTC instant."""
+    moment = _utc(value)
+    return None if moment is None else moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _sqlite_bool(value: Any) -> int | None:
+    return None if value is None else int(bool(value))
