@@ -5,11 +5,13 @@
 They are outside pyproject's `testpaths`, so the default `pytest` run never collects them.
 Each benchmark module starts its own nats-server (JetStream on a temporary directory, a free
 port) and prints OUR figure beside a RAW BASELINE measured in the same run, with the ratio
-and the target. Nothing here asserts a speed: benchmarks measure, tests assert.
+and the target. Nothing here asserts a speed: benchmarks measure, tests assert. Results and
+what limits each figure: `tests/benchmarks/RESULTS.md`.
 
 Sizes (environment):
 - `PARLEY_BENCH_EVENTS`   events for the projection rebuild (default 100000);
-- `PARLEY_BENCH_COMMANDS` aggregates for the append / command benchmarks (default 2000);
+- `PARLEY_BENCH_COMMANDS` new incidents for the append benchmark (default 2000; the command
+  benchmark works on half as many, with one command per incident per timed run);
 - `PARLEY_BENCH_CONCURRENCY` commands in flight (default 64);
 - `PARLEY_BENCH_ROUNDS`   repetitions of each timed run; the median is reported (default 3);
 - `PARLEY_TEST_DATABASE_URL` (or `PARLEY_BENCH_DATABASE_URL`) PostgreSQL for the rebuild.
@@ -18,6 +20,7 @@ Sizes (environment):
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import statistics
 import time
@@ -115,11 +118,24 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 # --- timing --------------------------------------------------------------------------------------
 
-async def timed(run: Callable[[], Awaitable[Any]]) -> float:
-    """Seconds one awaited run takes (wall clock, monotonic)."""
-    start = time.perf_counter()
-    await run()
-    return time.perf_counter() - start
+async def timed(run: Callable[[], Awaitable[Any]], *, baseline: bool = False) -> float:
+    """Seconds one awaited run takes (wall clock, monotonic).
+
+    A `baseline` run happens with the heap frozen (`gc.freeze()`): it must not pay for
+    collecting the objects our application keeps alive in this same process (its command
+    cache, the events it produced), which made e.g. `publish_async` three times slower in some
+    rounds. Our own runs keep the collector as it is in production, where that heap is real.
+    """
+    gc.collect()
+    if baseline:
+        gc.freeze()
+    try:
+        start = time.perf_counter()
+        await run()
+        return time.perf_counter() - start
+    finally:
+        if baseline:
+            gc.unfreeze()
 
 
 def rate(count: int, seconds: float) -> float:

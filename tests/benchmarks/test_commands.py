@@ -193,7 +193,7 @@ async def test_commands_on_existing_aggregates(bench_nats: Any) -> None:
 
                 warm_ours.append(await timed(ours))
                 messages = raw.messages(produced)
-                warm_raw.append(await timed(lambda: bounded(messages, raw.publish)))
+                warm_raw.append(await timed(lambda: bounded(messages, raw.publish), baseline=True))
             print(f"  warm round {round_ + 1}: ours {rate(2 * n, sum(warm_ours[-2:])):,.0f}/s, "
                   f"raw {rate(2 * n, sum(warm_raw[-2:])):,.0f}/s", flush=True)
 
@@ -208,7 +208,7 @@ async def test_commands_on_existing_aggregates(bench_nats: Any) -> None:
 
             cold_ours.append(await timed(ours_cold))
             messages = raw.messages(produced)
-            cold_raw.append(await timed(lambda: bounded(messages, raw.read_then_publish)))
+            cold_raw.append(await timed(lambda: bounded(messages, raw.read_then_publish), baseline=True))
             history = produced[0].aggversion - 1
             print(f"  cold round {round_ + 1}: ours {rate(n, cold_ours[-1]):,.0f}/s, raw {rate(n, cold_raw[-1]):,.0f}/s"
                   f" (each load reads {history} events)", flush=True)

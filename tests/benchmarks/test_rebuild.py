@@ -58,6 +58,7 @@ from tests.benchmarks.conftest import (
     open_store,
     rate,
     report,
+    timed,
 )
 from tests.integration.sql_fixtures import History
 
@@ -216,15 +217,13 @@ def raw_rows(events: list[StoredEvent], *, sqlite: bool) -> tuple[list[str], lis
     return columns, out
 
 
-async def raw_executemany(engine: Any, columns: list[str], rows: list[tuple[Any, ...]], *, sqlite: bool) -> float:
-    """Seconds to insert `rows` with plain executemany, BATCH rows per transaction."""
+async def raw_executemany(engine: Any, columns: list[str], rows: list[tuple[Any, ...]], *, sqlite: bool) -> None:
+    """Insert `rows` with plain executemany, BATCH rows per transaction."""
     marks = ", ".join("?" if sqlite else "%s" for _ in columns)
     sql = f"INSERT INTO events ({', '.join(columns)}) VALUES ({marks})"
-    started = time.perf_counter()
     for start in range(0, len(rows), BATCH):
         async with engine.begin() as conn:
             await conn.exec_driver_sql(sql, rows[start : start + BATCH])
-    return time.perf_counter() - started
 
 
 # --- the runs ------------------------------------------------------------------------------------
@@ -239,14 +238,15 @@ async def rebuild_and_compare(
         store = await open_store(nc, spec)
 
         # (a) the stream alone, plain nats-py; and (diagnostic) our store's decoded read.
-        read_s = time.perf_counter()
-        await raw_ordered_read(nc, spec, n)
-        read_s = time.perf_counter() - read_s
-        ours_read = time.perf_counter()
+        read_s = await timed(lambda: raw_ordered_read(nc, spec, n), baseline=True)
         seen = 0
-        async for _ in store.read(after=0):
-            seen += 1
-        ours_read = time.perf_counter() - ours_read
+
+        async def our_read() -> None:
+            nonlocal seen
+            async for _ in store.read(after=0):
+                seen += 1
+
+        ours_read = await timed(our_read)
         assert seen == n
 
         # (b) plain executemany of n event-index rows.
@@ -254,7 +254,8 @@ async def rebuild_and_compare(
         raw_engine = create_engine(raw_url)
         try:
             rows = history.sqlite_rows if sqlite else history.postgres_rows
-            insert_s = await raw_executemany(raw_engine, history.columns, rows, sqlite=sqlite)
+            insert_s = await timed(lambda: raw_executemany(raw_engine, history.columns, rows, sqlite=sqlite),
+                                   baseline=True)
             async with raw_engine.connect() as conn:
                 assert await conn.scalar(sa.select(sa.func.count()).select_from(t.events)) == n
         finally:
@@ -265,10 +266,8 @@ async def rebuild_and_compare(
         engine = create_engine(ours_url)
         try:
             projector = Projector(engine=engine, store=store)
-            started = time.perf_counter()
-            last = await projector.catch_up()
-            ours_s = time.perf_counter() - started
-            assert last == n and await projector.checkpoint() == n
+            ours_s = await timed(projector.catch_up)
+            assert await projector.checkpoint() == n
             counts = {}
             async with engine.connect() as conn:
                 for table in t.PROJECTION_TABLES:
