@@ -12,8 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
 
 from core import parties
+from core.agreements import agreement as agreements
 from core.decider import Decider
 from core.errors import Forbidden, Invalid, NotFound
+from core.hotline import calls, check_calls, explanations, messages
+from core.hotline.channel import Binding
 from core.identity import Principal, Role
 from core.incidents import commands as incident_commands
 from core.incidents.decider import DECIDER as INCIDENTS
@@ -33,6 +36,16 @@ def route(command: Any) -> tuple[Decider[Any, Any], str]:
             return parties.DECIDER, command.party
         case incident_commands._IncidentCommand():
             return INCIDENTS, command.incident_id
+        case agreements._AgreementCommand():
+            return agreements.DECIDER, command.agreement_id
+        case messages._MessageCommand():
+            return messages.DECIDER, command.message_id
+        case check_calls.AnswerCheckCall() | check_calls.RecordCheckCallMissed():
+            return check_calls.DECIDER, command.slot.id
+        case calls._CallCommand():
+            return calls.DECIDER, command.request_id
+        case explanations._ExplanationCommand():
+            return explanations.DECIDER, command.request_id
     raise Invalid(f"no aggregate handles {type(command).__name__}")
 
 
@@ -96,10 +109,40 @@ class Application:
         decider, aggregate_id = route(command)
         if isinstance(command, incident_commands.ReportIncident):
             await self.require_parties([command.by.acting_party(), *command.parties])
+        elif isinstance(command, agreements.ConcludeAgreement):
+            await self.require_parties(command.parties)
+        command = await self._bind(command)
         return await self.handler.execute(
             decider, aggregate_id, command, expected_seq=expected_seq, event_ids=event_ids,
             envelope=envelope, retrying=retrying,
         )
+
+    async def agreement(self, agreement_id: str) -> agreements.Agreement:
+        """The agreement as it is now (read fresh: terms must never come from a stale cache)."""
+        state = (await self.handler.load(agreements.DECIDER, agreement_id, fresh=True)).state
+        if state is None:
+            raise NotFound(f"agreement {agreement_id} does not exist")
+        return state
+
+    async def _bind(self, command: Any) -> Any:
+        """Fill a hotline command's `binding`: the agreement's parties, contacts and the terms
+        version in force at the command's time (deciders are pure and cannot look it up)."""
+        if not hasattr(command, "binding") or command.binding is not None:
+            return command
+        agreement_id = getattr(command, "agreement_id", None)
+        if agreement_id is None:  # a command on an existing record: its agreement is in its state
+            decider, aggregate_id = route(command)
+            state = (await self.handler.load(decider, aggregate_id)).state
+            if state is None:
+                return command  # the decider reports it missing
+            agreement_id = state.agreement_id
+        try:
+            found = await self.agreement(agreement_id)
+        except NotFound:
+            if command.by.party is None:
+                raise
+            raise NotFound(f"agreement {agreement_id} does not exist or does not bind your party {command.by.party}") from None
+        return replace(command, binding=Binding.of(found, at=command.at))
 
     async def state_of(self, decider: Decider[Any, Any], aggregate_id: str) -> Any:
         return (await self.handler.load(decider, aggregate_id)).state

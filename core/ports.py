@@ -67,3 +67,40 @@ class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware (UTC)."""
         ...
+
+
+class Signer(Protocol):
+    """Signs sealed events for the party (or the system) that asserts them (`core.integrity`).
+
+    The command handler calls it on every sealed event before the append; an implementation that
+    holds no key for the event's party returns the event unchanged (it stays unsigned)."""
+
+    def sign(self, event: Event) -> Event:
+        """`event` with its `signature` set, or unchanged when no key of its holder is held."""
+        ...
+
+
+# --- deadlines ---------------------------------------------------------------------------------
+
+class DueWork(Protocol):
+    """What the scheduler asks the read models: records whose deadline passed without the fact
+    that meets it and without a recorded miss. The answers may lag the stream; the deciders
+    check again on fresh state, so a lagging answer costs a no-op, never a wrong event."""
+
+    async def overdue_messages(self, *, now: datetime) -> list[tuple[str, str]]:
+        """(message id, "acknowledgement" | "answer")."""
+        ...
+
+    async def overdue_call_requests(self, *, now: datetime) -> list[str]:
+        ...
+
+    async def overdue_explanations(self, *, now: datetime) -> list[tuple[str, str]]:
+        """(request id, "reply" | "meeting")."""
+        ...
+
+    async def agreement_ids(self) -> list[str]:
+        ...
+
+    async def recorded_check_calls(self, agreement_id: str, *, since: datetime) -> set[tuple[str, str]]:
+        """(slot id, party) of every answered or missed check call starting at or after `since`."""
+        ...

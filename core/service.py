@@ -27,10 +27,10 @@ from uuid6 import uuid7
 
 from core.decider import Decider, Fact
 from core.envelope import Event, format_time, seal
-from core.errors import Conflict
+from core.errors import Conflict, Rejected
 from core.events import decode
 from core.identity import Principal
-from core.ports import AggregateRef, EventStore
+from core.ports import AggregateRef, EventStore, Signer
 
 MAX_ATTEMPTS = 3
 
@@ -71,6 +71,9 @@ class Envelope:
 
 
 class CommandHandler:
+    #: Signs each sealed event for its party or the system (`core.integrity.keys.HeldKeys`); None: unsigned.
+    signer: Signer | None = None
+
     def __init__(
         self,
         *,
@@ -157,6 +160,7 @@ class CommandHandler:
             if created is not None:  # appended expecting sequence 0: the store checks it is new
                 loaded, domain_events = Loaded(state=decider.initial), created
             else:
+                cached = not fresh and ref in self._cache
                 loaded = await self.load(decider, ref.id, fresh=fresh)
                 if expected_seq is not None and expected_seq != loaded.last_seq:
                     if not fresh:  # the cache may be stale: check the store before refusing
@@ -168,7 +172,16 @@ class CommandHandler:
                             f" current {loaded.last_seq}); reload it and try again",
                             current_seq=loaded.last_seq,
                         )
-                domain_events = decider.decide(loaded.state, command)
+                try:
+                    domain_events = decider.decide(loaded.state, command)
+                except Rejected:
+                    if not cached or fresh:
+                        raise
+                    # a refusal decided on cached state may be stale (another process moved the
+                    # aggregate on): refuse only what the current history refuses
+                    fresh = True
+                    loaded = await self.load(decider, ref.id, fresh=True)
+                    domain_events = decider.decide(loaded.state, command)
             if not domain_events:
                 return Outcome(aggregate_id=ref.id, seq=loaded.last_seq, events=(), state=loaded.state)
             sealed = self._seal(ref, loaded, domain_events, command, event_ids, envelope)
@@ -226,6 +239,8 @@ class CommandHandler:
                 data=domain_event.payload(),
             )
             sealed = seal(event, prevhash=prevhash)
+            if self.signer is not None:
+                sealed = self.signer.sign(sealed)
             out.append(sealed)
             prevhash = sealed.hash
         return out

@@ -13,7 +13,7 @@ import asyncio
 import re
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from typing import AsyncIterator, Callable, Sequence
+from typing import Any, AsyncIterator, Callable, Sequence
 
 from core.envelope import Event
 from core.errors import Conflict, Invalid
@@ -122,3 +122,66 @@ def _key(ref: AggregateRef) -> tuple[str, str]:
         if not _TOKEN.fullmatch(value):
             raise Invalid(f"aggregate {label} {value!r} must be one subject token")
     return ref.type, ref.id
+
+
+class MemoryDueWork:
+    """`core.ports.DueWork` computed by folding every hotline aggregate in a `MemoryEventStore`
+    (what the SQL read models answer in production)."""
+
+    def __init__(self, store: MemoryEventStore) -> None:
+        self._store = store
+
+    def _states(self, decider: Any) -> list[Any]:
+        from core.events import decode
+        from core.decider import Fact
+
+        states: list[Any] = []
+        for (aggtype, _), history in self._store._by_aggregate.items():
+            if aggtype != decider.type or not history:
+                continue
+            state = decider.initial
+            for stored in history:
+                state = decider.evolve(state, decode(stored.event), Fact.of(stored.event, seq=stored.seq))
+            states.append(state)
+        return states
+
+    async def overdue_messages(self, *, now: datetime) -> list[tuple[str, str]]:
+        from core.hotline import messages
+
+        out: list[tuple[str, str]] = []
+        for m in self._states(messages.DECIDER):
+            if m.acknowledged_at is None and m.ack_missed_at is None and m.ack_due <= now:
+                out.append((m.id, "acknowledgement"))
+            if m.answer_required and m.answered_at is None and m.answer_missed_at is None and m.answer_due <= now:
+                out.append((m.id, "answer"))
+        return out
+
+    async def overdue_call_requests(self, *, now: datetime) -> list[str]:
+        from core.hotline import calls
+
+        return [c.id for c in self._states(calls.DECIDER) if c.status is calls.Status.REQUESTED and c.respond_due <= now]
+
+    async def overdue_explanations(self, *, now: datetime) -> list[tuple[str, str]]:
+        from core.hotline import explanations as x
+
+        out: list[tuple[str, str]] = []
+        for e in self._states(x.DECIDER):
+            if e.status is x.Status.REQUESTED and e.reply_due <= now:
+                out.append((e.id, "reply"))
+            if e.status is x.Status.MEETING_REQUESTED and e.meeting_missed_at is None and e.meeting_due and e.meeting_due <= now:
+                out.append((e.id, "meeting"))
+        return out
+
+    async def agreement_ids(self) -> list[str]:
+        from core.agreements import agreement
+
+        return [a.id for a in self._states(agreement.DECIDER)]
+
+    async def recorded_check_calls(self, agreement_id: str, *, since: datetime) -> set[tuple[str, str]]:
+        from core.hotline import check_calls
+
+        out: set[tuple[str, str]] = set()
+        for s in self._states(check_calls.DECIDER):
+            if s.agreement_id == agreement_id and s.slot_start >= since:
+                out |= {(s.id, p) for p in (*s.answered, *s.missed)}
+        return out
