@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from core import parties as p
 from core.decider import Fact
@@ -28,6 +28,7 @@ from core.incidents.events import AGGREGATE as INCIDENT
 from core.incidents.state import Incident
 from core.ports import StoredEvent
 from adapters.sql.incident_rows import Row, changes_for, timeline_row
+from adapters.sql.record_rows import VIEWS
 
 PARTY = p.AGGREGATE
 
@@ -47,18 +48,40 @@ class PartySnapshot:
     version: int
 
 
+@dataclass(frozen=True, kw_only=True)
+class RecordSnapshot:
+    """A record aggregate's state (agreement, hotline…: see `record_rows.VIEWS`)."""
+
+    state: Any
+    last_seq: int
+    version: int
+
+
+RecordKey = tuple[str, str]  # (aggtype, id)
+
+
 @dataclass(kw_only=True)
 class Snapshot:
     """The read model's current state of the aggregates one batch touches (absent: new)."""
 
     incidents: dict[str, IncidentSnapshot] = field(default_factory=dict)
     parties: dict[str, PartySnapshot] = field(default_factory=dict)
+    records: dict[RecordKey, RecordSnapshot] = field(default_factory=dict)
+
+    def merge(self, loaded: "Snapshot") -> None:
+        self.incidents.update(loaded.incidents)
+        self.parties.update(loaded.parties)
+        self.records.update(loaded.records)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Touched:
     incident_ids: frozenset[str]
     party_codes: frozenset[str]
+    records: frozenset[RecordKey] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.incident_ids or self.party_codes or self.records)
 
 
 @dataclass(kw_only=True)
@@ -81,12 +104,17 @@ def touched(batch: Iterable[StoredEvent]) -> Touched:
     """Which incidents and parties a batch may change (what the projector must load)."""
     incident_ids: set[str] = set()
     party_codes: set[str] = set()
+    records: set[RecordKey] = set()
     for stored in batch:
-        if stored.event.aggtype == INCIDENT:
+        aggtype = stored.event.aggtype
+        if aggtype == INCIDENT:
             incident_ids.add(stored.event.subject)
-        elif stored.event.aggtype == PARTY:
+        elif aggtype == PARTY:
             party_codes.add(stored.event.subject)
-    return Touched(incident_ids=frozenset(incident_ids), party_codes=frozenset(party_codes))
+        elif aggtype in VIEWS:
+            records.add((aggtype, stored.event.subject))
+    return Touched(incident_ids=frozenset(incident_ids), party_codes=frozenset(party_codes),
+                   records=frozenset(records))
 
 
 def check_contiguous(batch: Sequence[StoredEvent], *, after: int) -> None:
@@ -113,6 +141,7 @@ class _Folding:
         self.snapshot = snapshot
         self.incidents: dict[str, tuple[Incident | None, int, int]] = {}
         self.parties: dict[str, tuple[p.Party | None, int, int, int]] = {}
+        self.records: dict[RecordKey, tuple[Any, int, int]] = {}
 
     def incident(self, incident_id: str) -> tuple[Incident | None, int, int]:
         if incident_id not in self.incidents:
@@ -139,7 +168,7 @@ def project(snapshot: Snapshot, batch: Sequence[StoredEvent]) -> RowChanges:
         envelope = stored.event
         fact = _fact(stored)
         changes.add("insert", "events", event_row(stored, fact.time))
-        if envelope.aggtype not in (INCIDENT, PARTY):
+        if envelope.aggtype not in (INCIDENT, PARTY) and envelope.aggtype not in VIEWS:
             continue
         domain = _decode(stored, registry)
         if domain is None:
@@ -147,8 +176,10 @@ def project(snapshot: Snapshot, batch: Sequence[StoredEvent]) -> RowChanges:
         try:
             if envelope.aggtype == INCIDENT:
                 _fold_incident(folding, domain, fact, changes, envelope)
-            else:
+            elif envelope.aggtype == PARTY:
                 _fold_party(folding, domain, fact, changes, envelope)
+            else:
+                _fold_record(folding, domain, fact, changes, envelope)
         except (ValueError, KeyError) as error:
             raise IntegrityError(
                 f"event {stored.seq} ({envelope.type}, {envelope.aggtype} {envelope.subject}) cannot be"
@@ -212,8 +243,54 @@ def _fold_party(folding: _Folding, event: DomainEvent, fact: Fact, changes: RowC
     folding.parties[fact.aggregate_id] = (after, registered_seq, fact.seq, envelope.aggversion)
 
 
+def _fold_record(folding: _Folding, event: DomainEvent, fact: Fact, changes: RowChanges, envelope: Event) -> None:
+    key = (envelope.aggtype, fact.aggregate_id)
+    if key not in folding.records:
+        known = folding.snapshot.records.get(key)
+        folding.records[key] = (None, 0, 0) if known is None else (known.state, known.last_seq, known.version)
+    view = VIEWS[envelope.aggtype]
+    after = view.decider.evolve(folding.records[key][0], event, fact)
+    folding.records[key] = (after, fact.seq, envelope.aggversion)
+    if view.feed is not None:
+        row = view.feed(event, after, fact)
+        if row is not None:
+            changes.add("insert", "hotline_feed", {**row, "aggtype": envelope.aggtype})
+
+
+def _finish_records(folding: _Folding, changes: RowChanges) -> None:
+    """Each touched record aggregate: its state row, and its view rows diffed with before."""
+    for key in sorted(folding.records):
+        after, last_seq, version = folding.records[key]
+        if after is None:
+            continue
+        view = VIEWS[key[0]]
+        known = folding.snapshot.records.get(key)
+        changes.add("update" if known else "insert", "aggregate_states", {
+            "aggtype": key[0], "id": key[1], "state": view.codec.dump_python(after, mode="json"),
+            "last_seq": last_seq, "version": version,
+        })
+        before = view.rows(known.state, known.last_seq, known.version) if known else {}
+        for table, rows in view.rows(after, last_seq, version).items():
+            keys = _primary_keys(table)
+            old = {tuple(row[k] for k in keys): row for row in before.get(table, [])}
+            for row in rows:
+                previous = old.get(tuple(row[k] for k in keys))
+                if previous is None:
+                    changes.add("insert", table, row)
+                elif previous != row:
+                    changes.add("update", table, row)
+        changes.after.records[key] = RecordSnapshot(state=after, last_seq=last_seq, version=version)
+
+
+def _primary_keys(table: str) -> tuple[str, ...]:
+    from adapters.sql import tables as t
+
+    return tuple(c.name for c in t.metadata.tables[table].primary_key.columns)
+
+
 def _finish(folding: _Folding, changes: RowChanges) -> None:
     """Write each touched aggregate once, in a stable order (sorted ids)."""
+    _finish_records(folding, changes)
     for code in sorted(folding.parties):
         party, registered_seq, last_seq, version = folding.parties[code]
         if party is None:

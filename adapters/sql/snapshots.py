@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sql import tables as t
-from adapters.sql.projections import IncidentSnapshot, PartySnapshot, Snapshot, Touched
+from adapters.sql.projections import IncidentSnapshot, PartySnapshot, RecordKey, RecordSnapshot, Snapshot, Touched
+from adapters.sql.record_rows import VIEWS
 from adapters.sql.state_codec import incident_state_from_json
 from core import parties as p
 
@@ -32,11 +33,13 @@ class StateCache:
         self.position = -1  # the sequence these states include; -1: nothing trusted
         self._incidents: OrderedDict[str, IncidentSnapshot] = OrderedDict()
         self._parties: OrderedDict[str, PartySnapshot] = OrderedDict()
+        self._records: OrderedDict[RecordKey, RecordSnapshot] = OrderedDict()
 
     def clear(self) -> None:
         self.position = -1
         self._incidents.clear()
         self._parties.clear()
+        self._records.clear()
 
     def take(self, wanted: Touched, *, after: int) -> tuple[Snapshot, Touched]:
         """The cached part of `wanted` and what is left to load (all of it if stale)."""
@@ -46,10 +49,12 @@ class StateCache:
         found = Snapshot(
             incidents={i: self._incidents[i] for i in wanted.incident_ids if i in self._incidents},
             parties={c: self._parties[c] for c in wanted.party_codes if c in self._parties},
+            records={k: self._records[k] for k in wanted.records if k in self._records},
         )
         missing = Touched(
             incident_ids=frozenset(i for i in wanted.incident_ids if i not in found.incidents),
             party_codes=frozenset(c for c in wanted.party_codes if c not in found.parties),
+            records=frozenset(k for k in wanted.records if k not in found.records),
         )
         return found, missing
 
@@ -62,7 +67,10 @@ class StateCache:
         for key, party in after.parties.items():
             self._parties[key] = party
             self._parties.move_to_end(key)
-        for store in (self._incidents, self._parties):
+        for record_key, record in after.records.items():
+            self._records[record_key] = record
+            self._records.move_to_end(record_key)
+        for store in (self._incidents, self._parties, self._records):
             while len(store) > self.capacity:
                 store.popitem(last=False)
         self.position = position
@@ -102,4 +110,22 @@ async def load_snapshot(conn: AsyncConnection, wanted: Touched) -> Snapshot:
                 last_seq=row.last_seq,
                 version=row.version,
             )
+    await _load_records(conn, wanted, snapshot)
     return snapshot
+
+
+async def _load_records(conn: AsyncConnection, wanted: Touched, snapshot: Snapshot) -> None:
+    a = t.aggregate_states
+    by_type: dict[str, list[str]] = {}
+    for aggtype, aggregate_id in wanted.records:
+        by_type.setdefault(aggtype, []).append(aggregate_id)
+    for aggtype, ids in sorted(by_type.items()):
+        codec = VIEWS[aggtype].codec
+        for chunk in _chunks(ids):
+            result = await conn.execute(
+                sa.select(a.c.id, a.c.state, a.c.last_seq, a.c.version).where(a.c.aggtype == aggtype, a.c.id.in_(chunk))
+            )
+            for row in result:
+                snapshot.records[(aggtype, row.id)] = RecordSnapshot(
+                    state=codec.validate_python(row.state), last_seq=row.last_seq, version=row.version
+                )

@@ -17,58 +17,33 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     Column,
-    DateTime,
     Double,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """`TIMESTAMP WITH TIME ZONE`; binds and returns aware UTC datetimes on every backend."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: read-model times must be timezone-aware")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:  # SQLite keeps no zone; we only ever store UTC
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-def _json() -> JSON:
-    return JSON(none_as_null=True)
-
-
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
+from adapters.sql.columns import UTCDateTime, _json, metadata
+from adapters.sql.record_tables import (  # noqa: F401 - re-exported: `tables` names every read model
+    RECORD_TABLES,
+    aggregate_states,
+    agreement_parties,
+    agreement_terms,
+    agreements,
+    check_calls,
+    hotline_feed,
+    hotline_messages,
+    hotline_requests,
 )
+from adapters.sql.inspection_rows import INSPECTION_TABLES  # noqa: E402 - registers the inspection views too
 
 # --- projector bookkeeping --------------------------------------------------------------------
 
@@ -267,6 +242,8 @@ PROJECTION_TABLES: tuple[Table, ...] = (
     incident_accounts,
     incident_clarifications,
     incident_timeline,
+    *RECORD_TABLES,
+    *INSPECTION_TABLES,
 )
 
 #: Tables the HTTP API owns; never rebuilt, never digested.

@@ -152,6 +152,7 @@ class Message(BaseModel):
     in_reply_to: str | None = None
     answer_required: bool = True
     sent_at: datetime
+    sent_seq: int = 0
     terms_version: int
     ack_due: datetime
     answer_due: datetime
@@ -264,7 +265,7 @@ def evolve(state: Message | None, event: DomainEvent, fact: Fact) -> Message:
             return Message(
                 id=fact.aggregate_id, agreement_id=event.agreement_id, from_party=event.from_party,
                 to_party=event.to_party, precedence=event.precedence, subject=event.subject,
-                in_reply_to=event.in_reply_to, answer_required=event.answer_required, sent_at=fact.time,
+                in_reply_to=event.in_reply_to, answer_required=event.answer_required, sent_at=fact.time, sent_seq=fact.seq,
                 terms_version=event.terms_version, ack_due=event.ack_due, answer_due=event.answer_due,
             )
         case MessageDelivered() if state is not None:
