@@ -21,6 +21,9 @@ from core.errors import Conflict, NotFound, Rejected
 from core.hotline import calls, check_calls, explanations, messages
 from core.hotline.schedule import slots
 from core.identity import SYSTEM
+from core.inspections.commands import RecordInspectionDeadlineMissed
+from core.inspections.decider import DECIDER as INSPECTIONS
+from core.inspections.state import Visit
 from core.ports import Clock, DueWork
 
 #: Namespace of the scheduler's deterministic event ids (UUIDv5).
@@ -77,7 +80,19 @@ class Scheduler:
             await self._send(report, command, key=f"explanation/{request_id}/{what}-missed")
         for agreement_id in await self._due.agreement_ids():
             await self._check_calls(report, agreement_id, now=now)
+        await self._inspections(report, now=now)
         return report
+
+    async def _inspections(self, report: TickReport, *, now: datetime) -> None:
+        """Inspection clocks (notice, reply, entry, flight plan, duration, reasons): each miss is
+        recorded at its due time, so any scheduler writes the same event."""
+        for inspection_id, deadline in await self._due.overdue_inspections(now=now):
+            visit: Visit | None = await self._app.state_of(INSPECTIONS, inspection_id)
+            due = visit.due(deadline) if visit is not None else None  # type: ignore[arg-type]
+            if due is not None:
+                await self._send(report, RecordInspectionDeadlineMissed(
+                    inspection_id=inspection_id, deadline=deadline, by=SYSTEM, at=due,  # type: ignore[arg-type]
+                ), key=f"inspection/{inspection_id}/{deadline}-missed")
 
     async def _check_calls(self, report: TickReport, agreement_id: str, *, now: datetime) -> None:
         try:

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+if TYPE_CHECKING:
+    from core.inspections.terms import InspectionTerms
 
 
 class Precedence(StrEnum):
@@ -134,7 +137,15 @@ class Terms(_Model):
                     f"the {precedence.value} answer deadline ({answer.of(precedence)}) cannot be"
                     f" shorter than its acknowledgement deadline ({ack.of(precedence)})"
                 )
+        if self.inspections:
+            self.inspection_terms()  # raises ValueError when the regime's terms do not parse
         return self
+
+    def inspection_terms(self) -> "InspectionTerms":
+        """`inspections` as typed terms (core.inspections.terms; defaults when empty)."""
+        from core.inspections.terms import parse
+
+        return parse(self.inspections)
 
 
 class TermsVersion(_Model):

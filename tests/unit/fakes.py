@@ -185,3 +185,8 @@ class MemoryDueWork:
             if s.agreement_id == agreement_id and s.slot_start >= since:
                 out |= {(s.id, p) for p in (*s.answered, *s.missed)}
         return out
+
+    async def overdue_inspections(self, *, now: datetime) -> list[tuple[str, str]]:
+        from core.inspections.decider import DECIDER
+
+        return [(v.id, deadline) for v in self._states(DECIDER) for deadline in v.overdue(now)]
