@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from adapters.http import metrics_gauges
 from adapters.http.telemetry import PROJECTION_LAG, REGISTRY
 
 router = APIRouter(tags=["operations"])
@@ -52,5 +55,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
+    with contextlib.suppress(Exception):  # a database outage must not hide the process metrics
+        await metrics_gauges.refresh(request.app.state.runtime)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
