@@ -58,7 +58,8 @@ def stream_spec() -> StreamSpec:
 
 @pytest.fixture
 async def nats_client(nats_server: EmbeddedNatsServer) -> AsyncIterator[NATS]:
-    nc = await connect(nats_server.url, name="parley-tests")
+    # the admin: fixtures delete their streams afterwards, which the application's user may not
+    nc = await connect(nats_server.admin_url, name="parley-tests")
     yield nc
     await nc.close()
 

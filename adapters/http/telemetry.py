@@ -32,6 +32,8 @@ class Telemetry:
         supplied = dict(scope.get("headers", [])).get(b"x-correlation-id", b"").decode("latin-1")
         correlation = supplied if SAFE_CORRELATION.match(supplied) else str(uuid.uuid4())
         scope.setdefault("state", {})["correlation_id"] = correlation
+        # every log line written while serving this request carries its correlation id
+        tokens = structlog.contextvars.bind_contextvars(correlation_id=correlation)
         started = time.perf_counter()
         status = 500
 
@@ -50,5 +52,7 @@ class Telemetry:
             elapsed = time.perf_counter() - started
             REQUESTS.labels(scope["method"], name, str(status)).inc()
             LATENCY.labels(scope["method"], name).observe(elapsed)
-            log.info("request", method=scope["method"], route=name, status=status,
-                     ms=round(elapsed * 1000, 1), correlation_id=correlation)
+            token = scope.get("state", {}).get("token")  # set by authentication, when there was a token
+            log.info("request", method=scope["method"], route=name, status=status, ms=round(elapsed * 1000, 1),
+                     token_id=getattr(token, "id", None), role=getattr(getattr(token, "role", None), "value", None))
+            structlog.contextvars.reset_contextvars(**tokens)

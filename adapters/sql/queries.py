@@ -172,9 +172,11 @@ async def list_incidents(
     until: datetime | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    visible_to: str | None = None,
 ) -> IncidentPage:
     """Incidents newest-reported first. `party`: involving it; `since <= started_at < until`
-    (the reporter's account); `cursor`: continue after the page that returned it."""
+    (the reporter's account); `cursor`: continue after the page that returned it;
+    `visible_to`: only incidents involving this party (the caller's own, for party roles)."""
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid(f"limit must be between 1 and {MAX_LIMIT}")
     for name, value in (("since", since), ("until", until)):
@@ -183,9 +185,10 @@ async def list_incidents(
     i = t.incidents
     query = sa.select(i.c.id, i.c.reporter, i.c.parties, i.c.status, i.c.kind, i.c.severity, i.c.started_at,
                       i.c.ended_at, i.c.reported_at, i.c.updated_at, i.c.last_seq, i.c.version)
-    if party is not None:
-        ip = t.incident_parties
-        query = query.where(i.c.id.in_(sa.select(ip.c.incident_id).where(ip.c.party == party)))
+    for involved in (party, visible_to):
+        if involved is not None:
+            ip = t.incident_parties
+            query = query.where(i.c.id.in_(sa.select(ip.c.incident_id).where(ip.c.party == involved)))
     if kind is not None:
         query = query.where(i.c.kind == kind)
     if status is not None:

@@ -18,23 +18,32 @@ import pytest
 
 from adapters.embedded.nats_server import EmbeddedNatsServer
 from adapters.http.app import create_app
+from adapters.jetstream.connect import connect
 from adapters.runtime import Runtime
 from adapters.settings import Settings
 from adapters.jetstream.stream import StreamSpec
 from core.identity import Role
+from core.ports import Clock
 
 
 @pytest.fixture
 def settings(tmp_path: Path, nats_server: EmbeddedNatsServer, stream_spec: StreamSpec, database_url: str) -> Settings:
     return Settings(
-        home=tmp_path / "home", nats_url=nats_server.url, database_url=database_url,
+        home=tmp_path / "home", nats_url=nats_server.app_url, database_url=database_url,
         stream=stream_spec.name, subject_prefix=stream_spec.subject_prefix,
     )
 
 
 @pytest.fixture
-async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    runtime = await Runtime.open(settings)
+def clock() -> Clock | None:
+    """The application's clock: None is the system clock. A test module that needs to move time
+    (deadlines) overrides this fixture with an `adapters.clock.ManualClock`."""
+    return None
+
+
+@pytest.fixture
+async def runtime(settings: Settings, nats_server: EmbeddedNatsServer, clock: Clock | None) -> AsyncIterator[Runtime]:
+    runtime = await Runtime.open(settings, clock=clock)
     stop = asyncio.Event()
     task = asyncio.create_task(runtime.run_projector(stop))
     yield runtime
@@ -42,10 +51,11 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
-    js = runtime.nc.jetstream()
-    with contextlib.suppress(Exception):
-        await js.delete_stream(settings.stream)
     await runtime.close()
+    admin = await connect(nats_server.admin_url, name="parley-tests-cleanup")  # the app may not delete
+    with contextlib.suppress(Exception):
+        await admin.jetstream().delete_stream(settings.stream)
+    await admin.close()
 
 
 @pytest.fixture

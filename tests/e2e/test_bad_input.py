@@ -74,9 +74,12 @@ async def test_out_of_order_transition_is_refused_with_a_reason(api: httpx.Async
 async def test_a_party_not_involved_cannot_act_and_cannot_pose_as_another(api: httpx.AsyncClient, actors: Actors, runtime: Runtime) -> None:
     incident = await _reported(api, actors)
     before = await runtime.store.last_seq()
+    # a third party is told nothing, not even that the incident exists (docs/security.md)
     r = await api.post(f"/api/v1/incidents/{incident}/acknowledge", json={}, headers=actors.ukr)
-    _problem(r, 403, words="only the parties involved (USA, RUS)")
+    _problem(r, 404, words="has not been reported")
     r = await api.post(f"/api/v1/incidents/{incident}/acknowledge", json={"party": "RUS"}, headers=actors.ukr)
+    _problem(r, 404, words="has not been reported")
+    r = await api.post(f"/api/v1/incidents/{incident}/acknowledge", json={"party": "USA"}, headers=actors.usa)
     _problem(r, 422, words="extra")
     assert await runtime.store.last_seq() == before
 

@@ -15,7 +15,7 @@ from tests.e2e.cli_process import environment, parley
 @pytest.fixture
 def env(tmp_path: Path, nats_server: EmbeddedNatsServer, stream_spec: StreamSpec, database_url: str) -> dict[str, str]:
     return environment(
-        PARLEY_HOME=str(tmp_path / "home"), PARLEY_NATS_URL=nats_server.url, PARLEY_DATABASE_URL=database_url,
+        PARLEY_HOME=str(tmp_path / "home"), PARLEY_NATS_URL=nats_server.app_url, PARLEY_DATABASE_URL=database_url,
         PARLEY_STREAM=stream_spec.name, PARLEY_SUBJECT_PREFIX=stream_spec.subject_prefix,
     )
 

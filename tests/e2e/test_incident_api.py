@@ -52,6 +52,8 @@ async def test_both_accounts_are_kept_side_by_side_and_the_timeline_is_ordered(a
     version = r.json()["version"]
 
     r = await api.get(f"/api/v1/incidents/{incident}", params={"min_seq": version}, headers=actors.ukr)
+    assert r.status_code == 404, r.text  # a third party does not see it (docs/security.md)
+    r = await api.get(f"/api/v1/incidents/{incident}", params={"min_seq": version}, headers=actors.auditor)
     assert r.status_code == 200, r.text
     detail = r.json()
     assert detail["status"] == "counter_account_filed"
@@ -104,15 +106,17 @@ async def test_list_filters_and_cursor_pagination(api: httpx.AsyncClient, actors
     ids = [(await _report(api, actors, severity=1 + i % 5))["id"] for i in range(5)]
     r = await api.post("/api/v1/incidents", json={"parties": ["UKR"], "account": account(kind="border_incident", initiator="UKR")}, headers=actors.rus)
     last = r.json()["version"]
-    r = await api.get("/api/v1/incidents", params={"party": "UKR", "min_seq": last}, headers=actors.usa)
+    r = await api.get("/api/v1/incidents", params={"party": "UKR", "min_seq": last}, headers=actors.auditor)
     assert [i["id"] for i in r.json()["items"]] == [r.json()["items"][0]["id"]] and len(r.json()["items"]) == 1
+    r = await api.get("/api/v1/incidents", params={"party": "UKR"}, headers=actors.usa)
+    assert r.json()["items"] == []  # USA is not involved in the RUS–UKR incident
     r = await api.get("/api/v1/incidents", params={"kind": "unsafe_encounter_air"}, headers=actors.usa)
     assert sorted(i["id"] for i in r.json()["items"]) == sorted(ids)
     seen: list[str] = []
     cursor = None
     for _ in range(10):
         params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = (await api.get("/api/v1/incidents", params=params, headers=actors.usa)).json()
+        page = (await api.get("/api/v1/incidents", params=params, headers=actors.auditor)).json()
         seen += [i["id"] for i in page["items"]]
         cursor = page.get("next_cursor")
         if not cursor:

@@ -18,7 +18,8 @@ async def list_events(
     request: Request,
     after: int = Query(default=0, ge=0, description="Return events with a larger stream sequence"),
     limit: int = Query(default=100, ge=1, le=1000),
-    _: Principal = Depends(requires(Role.AUDITOR, Role.ADMIN, Role.OFFICER, Role.OBSERVER)),
+    # every party's events, unfiltered: for auditors and admins only (parties read incidents)
+    _: Principal = Depends(requires(Role.AUDITOR, Role.ADMIN)),
 ) -> JSONResponse:
     store = request.app.state.runtime.store
     last = await store.last_seq()

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from adapters.http import commands
-from adapters.http.auth import principal, requires
+from adapters.http.auth import ANY_ROLE, on_incident, requires, visible_party
 from adapters.http.routes.reads import MinSeq, encode, wait_for
 from adapters.http.schemas import (
     AccountIn, AcknowledgeIn, AmendIn, AnswerIn, Body, ClarificationIn, DisputeIn, ReasonIn,
@@ -25,6 +25,10 @@ from core.service import Outcome
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 acting = requires(Role.OFFICER, Role.IMPORTER)
+#: Writes on an incident: an officer or importer of a party involved in it (others: 404).
+acting_on = on_incident(Role.OFFICER, Role.IMPORTER)
+#: Reads of an incident: its parties' members, auditors and admins (others: 404).
+reading = on_incident(*ANY_ROLE)
 
 
 def _written(outcome: Outcome) -> dict[str, Any]:
@@ -50,7 +54,7 @@ async def report(request: Request, body: ReportIn, who: Principal = Depends(acti
 
 
 def _action(path: str, model: type[Body], make: Callable[[str, Principal, datetime, Any], c.Command], summary: str) -> None:
-    async def endpoint(request: Request, incident_id: str, body: model, who: Principal = Depends(acting)) -> JSONResponse:  # type: ignore[valid-type]
+    async def endpoint(request: Request, incident_id: str, body: model, who: Principal = Depends(acting_on)) -> JSONResponse:  # type: ignore[valid-type]
         at, backfilled = request.app.state.runtime.app.time_for(who, body.time)
         return await commands.run(
             request, lambda _: make(incident_id, who, at, body), aggregate_id=incident_id, backfilled=backfilled, view=_written
@@ -80,7 +84,7 @@ _action("resolve", ResolveIn, lambda i, w, t, b: c.ResolveIncident(incident_id=i
 
 
 @router.post("/{incident_id}/clarifications", summary="Ask another party for a clarification")
-async def request_clarification(request: Request, incident_id: str, body: ClarificationIn, who: Principal = Depends(acting)) -> JSONResponse:
+async def request_clarification(request: Request, incident_id: str, body: ClarificationIn, who: Principal = Depends(acting_on)) -> JSONResponse:
     app = request.app.state.runtime.app
     at, backfilled = app.time_for(who, body.time)
     clarification_id = body.id or app.new_id()
@@ -93,7 +97,7 @@ async def request_clarification(request: Request, incident_id: str, body: Clarif
 
 
 @router.post("/{incident_id}/clarifications/{clarification_id}/answer", summary="Answer a clarification")
-async def answer_clarification(request: Request, incident_id: str, clarification_id: str, body: AnswerIn, who: Principal = Depends(acting)) -> JSONResponse:
+async def answer_clarification(request: Request, incident_id: str, clarification_id: str, body: AnswerIn, who: Principal = Depends(acting_on)) -> JSONResponse:
     at, backfilled = request.app.state.runtime.app.time_for(who, body.time)
     return await commands.run(
         request,
@@ -113,7 +117,7 @@ async def list_incidents(
     cursor: str | None = Query(default=None, max_length=500),
     limit: int = Query(default=50, ge=1, le=500),
     min_seq: int | None = MinSeq,
-    _: Principal = Depends(principal),
+    who: Principal = Depends(requires(*ANY_ROLE)),
 ) -> JSONResponse:
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
@@ -122,12 +126,13 @@ async def list_incidents(
     page = await queries.list_incidents(
         request.app.state.runtime.engine, party=party, kind=kind.value if kind else None,
         status=status.value if status else None, since=since, until=until, cursor=cursor, limit=limit,
+        visible_to=visible_party(who),  # a party's members see only incidents involving their party
     )
     return JSONResponse(encode(page))
 
 
 @router.get("/{incident_id}", summary="One incident with every party's account")
-async def get_incident(request: Request, incident_id: str, min_seq: int | None = MinSeq, _: Principal = Depends(principal)) -> Response:
+async def get_incident(request: Request, incident_id: str, min_seq: int | None = MinSeq, _: Principal = Depends(reading)) -> Response:
     await wait_for(request, min_seq)
     found = await queries.get_incident(request.app.state.runtime.engine, incident_id)
     if found is None:
@@ -140,7 +145,7 @@ async def get_incident(request: Request, incident_id: str, min_seq: int | None =
 
 
 @router.get("/{incident_id}/timeline", summary="Every event of the incident, in order")
-async def timeline(request: Request, incident_id: str, min_seq: int | None = MinSeq, _: Principal = Depends(principal)) -> JSONResponse:
+async def timeline(request: Request, incident_id: str, min_seq: int | None = MinSeq, _: Principal = Depends(reading)) -> JSONResponse:
     await wait_for(request, min_seq)
     items = await queries.incident_timeline(request.app.state.runtime.engine, incident_id)
     if not items:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from adapters.http import commands
-from adapters.http.auth import principal, requires
+from adapters.http.auth import ANY_ROLE, party_member, requires
 from adapters.http.routes.reads import MinSeq, encode, wait_for
 from adapters.http.schemas import OfficerIn, PartyIn
 from adapters.sql import queries
@@ -32,14 +32,14 @@ async def register_party(request: Request, body: PartyIn, who: Principal = Depen
 
 
 @router.get("", summary="List parties")
-async def list_parties(request: Request, min_seq: int | None = MinSeq, _: Principal = Depends(principal)) -> JSONResponse:
+async def list_parties(request: Request, min_seq: int | None = MinSeq, _: Principal = Depends(requires(*ANY_ROLE))) -> JSONResponse:
     await wait_for(request, min_seq)
     rows = await queries.list_parties(request.app.state.runtime.engine)
     return JSONResponse({"items": encode(rows)})
 
 
 @router.get("/{code}", summary="One party")
-async def get_party(request: Request, code: str, min_seq: int | None = MinSeq, _: Principal = Depends(principal)) -> JSONResponse:
+async def get_party(request: Request, code: str, min_seq: int | None = MinSeq, _: Principal = Depends(requires(*ANY_ROLE))) -> JSONResponse:
     await wait_for(request, min_seq)
     row = await queries.get_party(request.app.state.runtime.engine, code)
     if row is None:
@@ -58,7 +58,8 @@ async def register_officer(request: Request, code: str, body: OfficerIn, who: Pr
 
 
 @router.get("/{code}/officers", summary="Officers of a party")
-async def list_officers(request: Request, code: str, min_seq: int | None = MinSeq, _: Principal = Depends(principal)) -> JSONResponse:
+async def list_officers(request: Request, code: str, min_seq: int | None = MinSeq, who: Principal = Depends(requires(*ANY_ROLE))) -> JSONResponse:
+    party_member(who, code)
     await wait_for(request, min_seq)
     rows = await queries.list_officers(request.app.state.runtime.engine, code)
     return JSONResponse({"items": encode(rows)})

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import Query, Request
 from fastapi.encoders import jsonable_encoder
 
-from core.errors import Unavailable
+from core.errors import Invalid, Unavailable
 
 WAIT_SECONDS = 5.0
 
@@ -20,7 +20,12 @@ MinSeq = Query(
 async def wait_for(request: Request, min_seq: int | None) -> None:
     if min_seq is None:
         return
-    if not await request.app.state.runtime.projector.wait_for(min_seq, timeout=WAIT_SECONDS):
+    runtime = request.app.state.runtime
+    if await runtime.projector.wait_for(min_seq, timeout=0):
+        return
+    if min_seq > await runtime.store.last_seq():  # nothing to wait for: that event does not exist
+        raise Invalid(f"min_seq {min_seq} is beyond the end of the event stream; pass a version Parley returned")
+    if not await runtime.projector.wait_for(min_seq, timeout=WAIT_SECONDS):
         raise Unavailable(f"the read models have not reached sequence {min_seq} yet; retry shortly")
 
 
