@@ -192,7 +192,7 @@ async def test_acknowledged_events_survive_a_server_crash(
     nats_server_factory: NatsServerFactory, stream_spec: StreamSpec
 ) -> None:
     server = nats_server_factory()
-    nc = await connect(server.url, name="crash-test")
+    nc = await connect(server.admin_url, name="crash-test")
     await ensure_stream(nc.jetstream(), stream_spec)
     store = JetStreamEventStore(nc=nc, spec=stream_spec, timeout=1.0)
     ref = a_ref()
@@ -206,7 +206,7 @@ async def test_acknowledged_events_survive_a_server_crash(
         await store.append(ref, [events[-1]], expected_seq=seq)
     await server.start()  # same store dir, same port
 
-    fresh = await connect(server.url, name="after-crash")
+    fresh = await connect(server.admin_url, name="after-crash")
     try:
         reread = JetStreamEventStore(nc=fresh, spec=stream_spec)
         loaded = await reread.load(ref)
@@ -233,7 +233,7 @@ async def test_a_follower_carries_on_after_a_server_restart(
     nats_server_factory: NatsServerFactory, stream_spec: StreamSpec
 ) -> None:
     server = nats_server_factory()
-    nc = await connect(server.url, name="follow-restart")
+    nc = await connect(server.admin_url, name="follow-restart")
     await ensure_stream(nc.jetstream(), stream_spec)
     store = JetStreamEventStore(nc=nc, spec=stream_spec)
     ref = a_ref()

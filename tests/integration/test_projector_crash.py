@@ -66,7 +66,7 @@ async def test_projector_killed_at_random_moments_ends_with_the_clean_rebuild_di
 ) -> None:
     total = await fill(js_store, EVENTS)
     env = environment(
-        PARLEY_HOME=str(tmp_path / "home"), PARLEY_NATS_URL=nats_server.url, PARLEY_DATABASE_URL=database_url,
+        PARLEY_HOME=str(tmp_path / "home"), PARLEY_NATS_URL=nats_server.app_url, PARLEY_DATABASE_URL=database_url,
         PARLEY_STREAM=stream_spec.name, PARLEY_SUBJECT_PREFIX=stream_spec.subject_prefix,
     )
     await migrate(database_url)
