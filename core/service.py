@@ -12,6 +12,14 @@ sequence 0, which the store itself checks, so an aggregate that exists after all
 `Conflict` and the command is decided again on the loaded state. That saves a read round trip
 on every new aggregate.
 
+An aggregate this process has not cached yet may start from a `StateSource` (the SQL read
+models: the state the projector folded, its last sequence and hash) instead of folding the
+whole history from the stream. Such a state is treated exactly like a cached one: the append
+expects its `last_seq`, so a read model that lags the stream makes the append fail with
+`Conflict` and the command is decided again on the history loaded from the store; a refusal
+decided on it is re-decided on the loaded history too. Idempotent retries (`retrying`) always
+fold the stream, since only the stream knows every event id.
+
 One command → one aggregate → one append. Per-aggregate locks serialise commands inside one
 process so they do not conflict with each other needlessly.
 """
@@ -30,7 +38,7 @@ from core.envelope import Event, format_time, seal
 from core.errors import Conflict, Rejected
 from core.events import decode
 from core.identity import Principal
-from core.ports import AggregateRef, EventStore, Signer
+from core.ports import AggregateRef, EventStore, Signer, StateSource
 
 MAX_ATTEMPTS = 3
 
@@ -80,22 +88,35 @@ class CommandHandler:
         store: EventStore,
         new_id: Callable[[], str] = new_event_id,
         cache_size: int = 100_000,
+        states: StateSource | None = None,
     ) -> None:
         self._store = store
+        self._states = states
         self._new_id = new_id
         self._cache: OrderedDict[AggregateRef, Loaded] = OrderedDict()
         self._cache_size = cache_size
         self._locks: dict[AggregateRef, asyncio.Lock] = {}
 
     async def load(self, decider: Decider[Any, Any], aggregate_id: str, *, fresh: bool = False) -> Loaded:
-        """The aggregate's current state: from the cache, or folded from the store."""
-        ref = AggregateRef(type=decider.type, id=aggregate_id)
-        if not fresh and (hit := self._cache.get(ref)) is not None:
-            self._cache.move_to_end(ref)
-            return hit
+        """The aggregate's current state: from the cache or the state source (either may be
+        stale), or — `fresh` — folded from the store."""
+        loaded, _ = await self._current(decider, AggregateRef(type=decider.type, id=aggregate_id), fresh=fresh)
+        return loaded
+
+    async def _current(self, decider: Decider[Any, Any], ref: AggregateRef, *, fresh: bool) -> tuple[Loaded, bool]:
+        """The state to decide on, and whether it was just folded from the store (True) rather
+        than taken from the cache or the state source (False: only OCC can prove it current)."""
+        if not fresh:
+            if (hit := self._cache.get(ref)) is not None:
+                self._cache.move_to_end(ref)
+                return hit, False
+            if self._states is not None and (known := await self._states.snapshot(ref)) is not None:
+                loaded = Loaded(state=known.state, version=known.version, last_seq=known.last_seq, last_hash=known.last_hash)
+                self._remember(ref, loaded)
+                return loaded, False
         loaded, _ = await self._fold(decider, ref)
         self._remember(ref, loaded)
-        return loaded
+        return loaded, True
 
     async def _fold(self, decider: Decider[Any, Any], ref: AggregateRef) -> tuple[Loaded, set[str]]:
         state, version, seq, last_hash, ids = decider.initial, 0, 0, None, set()
@@ -160,8 +181,8 @@ class CommandHandler:
             if created is not None:  # appended expecting sequence 0: the store checks it is new
                 loaded, domain_events = Loaded(state=decider.initial), created
             else:
-                cached = not fresh and ref in self._cache
-                loaded = await self.load(decider, ref.id, fresh=fresh)
+                loaded, folded = await self._current(decider, ref, fresh=fresh)
+                cached = not folded
                 if expected_seq is not None and expected_seq != loaded.last_seq:
                     if not fresh:  # the cache may be stale: check the store before refusing
                         fresh = True

@@ -13,6 +13,7 @@ ordered push consumer, which the client library keeps gap-free across reconnects
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from contextlib import aclosing, suppress
 from datetime import UTC, datetime, timedelta
@@ -40,6 +41,7 @@ from core.ports import AggregateRef, StoredEvent
 WRONG_LAST_SEQUENCE = 10071
 _CURRENT_SEQ = re.compile(r"wrong last sequence: (\d+)")
 _ONE_MICROSECOND = timedelta(microseconds=1)
+_json_loads = json.JSONDecoder().decode
 _NANOS_FROM = datetime(1970, 1, 1, tzinfo=UTC)
 _NANOS_UNTIL = datetime(2262, 1, 1, tzinfo=UTC)
 
@@ -193,6 +195,31 @@ class JetStreamEventStore:
             async for message in messages:
                 yield _decode(message)
 
+    async def read_batches(
+        self, *, after: int = 0, until: int | None = None, size: int = 1000
+    ) -> AsyncIterator[list[StoredEvent]]:
+        """`read` in lists of up to `size` events: what a batching reader (the projector) wants,
+        without one async-generator step per event. A list is handed over as soon as it is full
+        or the consumer has nothing more buffered, so a slow stream still flows."""
+        after = max(after, 0)
+        end = await self.last_seq()
+        if until is not None:
+            end = min(end, until)
+        if end <= after:
+            return
+        consumed = self._consume_chunks(start=after + 1, idle_timeout=self._read_idle_timeout, size=size)
+        async with aclosing(consumed) as chunks:
+            async for chunk in chunks:
+                events = []
+                for seq, nanos, msg in chunk:
+                    if seq > end:
+                        break
+                    events.append(_decode_delivery(seq, nanos, msg))
+                if events:
+                    yield events
+                if events and events[-1].seq >= end or len(events) < len(chunk):
+                    return
+
     async def read_raw(self, *, after: int = 0, until: int | None = None) -> AsyncIterator[StoredMessage]:
         """Messages with `after < seq <= until` as stored, ending at `until` or at the stream's
         last sequence when reading started (so a replay has a fixed end)."""
@@ -223,6 +250,25 @@ class JetStreamEventStore:
 
     async def _consume(self, *, start: int, idle_timeout: float | None) -> AsyncIterator[StoredMessage]:
         """An ordered push consumer from `start`, torn down however the reader stops."""
+        async with aclosing(self._consume_chunks(start=start, idle_timeout=idle_timeout)) as chunks:
+            async for chunk in chunks:
+                for seq, nanos, msg in chunk:
+                    yield _delivered(seq, nanos, msg)
+
+    async def _consume_chunks(
+        self, *, start: int, idle_timeout: float | None, size: int = 1000
+    ) -> AsyncIterator[list[tuple[int, int, Msg]]]:
+        """The ordered push consumer's deliveries from `start`, in order and without repeats,
+        in lists of whatever has arrived (at most `size`) as (stream sequence, timestamp in ns,
+        message); torn down however the reader stops.
+
+        Why lists: nats-py's `next_msg` costs a task, a timer and a uuid per message (measured
+        at about a third of reading the stream). Messages already in the subscription's queue
+        are taken directly; only an empty queue is awaited through `next_msg`. After each chunk
+        the consumer's pending flow-control reply is sent (`_answer_flow_control`), as
+        `next_msg` does. This reaches into nats-py's subscription (`_pending_queue`,
+        `_pending_size`, `_jsi`: the version is pinned); without them it falls back to one
+        `next_msg` per message, which is correct, only slower."""
         try:
             sub = await self._js.subscribe(
                 self._spec.subjects,
@@ -237,21 +283,46 @@ class JetStreamEventStore:
         except (ServiceUnavailableError, *TRANSIENT_ERRORS) as err:
             raise Unavailable(f"could not start reading stream {self._spec.name}") from err
         last = start - 1
+        inner = getattr(sub, "_sub", None)
+        queue: asyncio.Queue[Msg] | None = getattr(inner, "_pending_queue", None)
         try:
             while True:
                 try:
-                    msg = await sub.next_msg(timeout=idle_timeout)
+                    first = await sub.next_msg(timeout=idle_timeout)
                 except TRANSIENT_ERRORS as err:
                     raise Unavailable(
                         f"reading stream {self._spec.name} stalled after sequence {last}"
                     ) from err
-                message = _delivered(msg)
-                if message.seq <= last:  # redelivered after a consumer reset
-                    continue
-                last = message.seq
-                yield message
+                arrived = [first]
+                if queue is not None:
+                    while len(arrived) < size and not queue.empty():
+                        msg = queue.get_nowait()
+                        inner._pending_size -= len(msg.data)  # as `next_msg` does
+                        queue.task_done()
+                        arrived.append(msg)
+                    await self._answer_flow_control(inner)
+                chunk = []
+                for msg in arrived:
+                    seq, nanos = _ack_position(msg.reply)
+                    if seq <= last:  # redelivered after a consumer reset
+                        continue
+                    last = seq
+                    chunk.append((seq, nanos, msg))
+                if chunk:
+                    yield chunk
         finally:
             await self._release(sub)
+
+    async def _answer_flow_control(self, inner: object) -> None:
+        """Send the consumer's pending flow-control reply once everything received before it
+        has been taken, as nats-py's `next_msg` would (otherwise the server would wait for
+        nats-py's background check, up to 0.25 s, each time the flow-control window fills)."""
+        jsi = getattr(inner, "_jsi", None)
+        reply = getattr(jsi, "_fcr", None)
+        if reply and jsi.get_js_delivered() >= jsi._fcd:  # type: ignore[union-attr]
+            jsi._fcr = None  # type: ignore[union-attr]
+            with suppress(nats.errors.Error):
+                await self._nc.publish(reply)
 
     async def _release(self, sub: JetStreamContext.PushSubscription) -> None:
         """Unsubscribe and delete the consumer now rather than leaving it for the server's
@@ -274,9 +345,8 @@ def _conflict(ref: AggregateRef, expected: int, current: int) -> Conflict:
     )
 
 
-def _delivered(msg: Msg) -> StoredMessage:
+def _delivered(seq: int, nanos: int, msg: Msg) -> StoredMessage:
     """A consumer delivery as the stored message; the ack subject carries its position."""
-    seq, nanos = _ack_position(msg.reply)
     return StoredMessage(
         seq=seq,
         subject=msg.subject,
@@ -296,6 +366,16 @@ def _ack_position(reply: str) -> tuple[int, int]:
     if len(tokens) < 9 or tokens[:2] != ["$JS", "ACK"]:
         raise IntegrityError(f"not a JetStream delivery (reply subject {reply!r})")
     return int(tokens[5]), int(tokens[7])
+
+
+def _decode_delivery(seq: int, nanos: int, msg: Msg) -> StoredEvent:
+    """A consumer delivery straight to the stored event (no `StoredMessage` in between).
+    The payload is decoded as UTF-8 first: `json.loads` of bytes sniffs the encoding per call."""
+    try:
+        event = Event.from_dict(_json_loads(msg.data.decode("utf-8")))
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise IntegrityError(f"stream message {seq} on {msg.subject} is not a Parley event: {err}") from err
+    return StoredEvent(seq=seq, recorded=recorded_from_nanos(nanos), event=event)
 
 
 def _decode(message: StoredMessage) -> StoredEvent:

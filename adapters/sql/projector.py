@@ -9,6 +9,10 @@ a second projector with the same name cannot apply the same batch twice), then w
 rows in bulk (`bulk.insert_rows`; executemany for updates). A crash anywhere loses nothing
 and double-counts nothing: either the rows and the checkpoint are both there, or neither is.
 
+A catch-up overlaps each batch's commit with reading and folding the next one (`_run`), reads
+the stream in chunks (`read_batches`), loads no states while rebuilding into empty read models,
+and runs with a relaxed garbage collector (`bulk.collector_relaxed`).
+
 The stream's sequence must be contiguous; a gap raises `core.errors.IntegrityError` naming the
 missing range rather than skipping history. Consumer ack state is never trusted: the checkpoint
 in the database is the only record of how far the read models go.
@@ -26,7 +30,7 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql import tables as t
-from adapters.sql.bulk import gc_paused, insert_rows
+from adapters.sql.bulk import collector_relaxed, gc_paused, insert_rows
 from adapters.sql.engine import for_writing
 from adapters.sql.projections import RowChanges, check_contiguous, project, touched
 from adapters.sql.snapshots import StateCache, load_snapshot
@@ -66,6 +70,10 @@ class Projector:
         self._update_sql: dict[str, Any] = {}
         # Incidents stay open for a while: keep the states of the last several batches at hand.
         self._cache = StateCache(capacity=max(20_000, 4 * batch_size))
+        # True while the cache holds every aggregate in the read models: it has been built
+        # since they were empty (checkpoint 0) and has forgotten nothing (`_created` counts).
+        self._cache_complete = False
+        self._created = 0
 
     @property
     def name(self) -> str:
@@ -104,15 +112,16 @@ class Projector:
         each committed batch. If another projector advances the same checkpoint meanwhile, this
         one continues from wherever that one got to.
         """
-        while True:
-            position = await self._ensure_checkpoint()
-            target = until if until is not None else await self._store.last_seq()
-            if target <= position:
-                return position
-            try:
-                return await self._run(self._store.read(after=position, until=target), position, target, progress)
-            except _Overtaken:
-                log.info("projector %s: another projector advanced the checkpoint; continuing from it", self._name)
+        with collector_relaxed():
+            while True:
+                position = await self._ensure_checkpoint()
+                target = until if until is not None else await self._store.last_seq()
+                if target <= position:
+                    return position
+                try:
+                    return await self._run(self._batches(after=position, until=target), position, target, progress)
+                except _Overtaken:
+                    log.info("projector %s: another projector advanced the checkpoint; continuing from it", self._name)
 
     async def follow(self, stop: asyncio.Event) -> None:
         """Keep the read models current until `stop` is set (or the task is cancelled).
@@ -185,25 +194,68 @@ class Projector:
                 task.cancel()
             await asyncio.gather(pumping, stopping, return_exceptions=True)
 
+    async def _batches(self, *, after: int, until: int) -> AsyncIterator[list[StoredEvent]]:
+        """The stream from `after` to `until` in lists of `batch_size` (the last may be shorter).
+
+        Uses the store's `read_batches` when it has one (no async step per event), else `read`."""
+        size = self._batch_size
+        reader = getattr(self._store, "read_batches", None)
+        chunks: AsyncIterator[Sequence[StoredEvent]] = (
+            reader(after=after, until=until, size=size) if reader is not None
+            else _singles(self._store.read(after=after, until=until))
+        )
+        pending: list[StoredEvent] = []
+        async with _closing(chunks):
+            async for chunk in chunks:
+                pending.extend(chunk)
+                while len(pending) >= size:
+                    yield pending[:size]
+                    pending = pending[size:]
+        if pending:
+            yield pending
+
     async def _run(
-        self, events: AsyncIterator[StoredEvent], position: int, target: int, progress: Progress | None
+        self, batches: AsyncIterator[list[StoredEvent]], position: int, target: int, progress: Progress | None
     ) -> int:
-        """Project `events` up to `target` in batches of `batch_size`."""
-        async with _closing(events):
-            batch: list[StoredEvent] = []
-            async for stored in events:
-                if stored.seq > target:
-                    break
-                batch.append(stored)
-                if len(batch) >= self._batch_size:
-                    position = await self._apply(batch, after=position)
-                    batch = []
-                    if progress is not None:
-                        progress(position, target)
-            if batch:
-                position = await self._apply(batch, after=position)
+        """Project `batches` up to `target`, the commit of one batch overlapping the reading and
+        folding of the next.
+
+        The next batch is folded on the states the previous one produced (the cache holds them
+        from `_prepare` on), before that batch has committed; its own commit starts only once
+        the previous commit succeeded (and would fail its checkpoint compare-and-set otherwise).
+        On any failure the cache is cleared and nothing prepared after the failed batch is
+        written: the caller starts again from the checkpoint in the database."""
+        committing: asyncio.Task[int] | None = None
+        prepared = position
+        try:
+            async with _closing(batches):
+                async for batch in batches:
+                    batch = [stored for stored in batch if stored.seq <= target]
+                    if not batch:
+                        break
+                    changes = await self._prepare(batch, after=prepared, committing=committing)
+                    after, prepared = prepared, changes.last_seq
+                    if committing is not None:
+                        position = await committing
+                        committing = None
+                        if progress is not None:
+                            progress(position, target)
+                    committing = asyncio.create_task(self._commit(changes, after=after))
+                    if prepared >= target:
+                        break
+            if committing is not None:
+                position = await committing
+                committing = None
                 if progress is not None:
                     progress(position, target)
+        except BaseException as error:
+            self._cache.clear()
+            self._cache_complete = False
+            if committing is not None:
+                if isinstance(error, asyncio.CancelledError):
+                    committing.cancel()
+                await asyncio.gather(committing, return_exceptions=True)  # never leave it running
+            raise
         return position
 
     async def _ensure_checkpoint(self) -> int:
@@ -226,18 +278,36 @@ class Projector:
             return await self._commit(await self._prepare(batch, after=after), after=after)
         except BaseException:
             self._cache.clear()
+            self._cache_complete = False
             raise
 
-    async def _prepare(self, batch: Sequence[StoredEvent], *, after: int) -> RowChanges:
+    async def _prepare(
+        self, batch: Sequence[StoredEvent], *, after: int, committing: asyncio.Task[int] | None = None
+    ) -> RowChanges:
         """Check and fold a batch in memory (no transaction: the commit's compare-and-set on
-        the checkpoint proves afterwards that nobody else projected meanwhile)."""
+        the checkpoint proves afterwards that nobody else projected meanwhile).
+
+        `committing` is the previous batch's commit, possibly still running: states missing
+        from the cache are read from the database only once it is done, since it may hold some
+        of them (the cache keeps the previous batch's states, but never trust that alone)."""
         check_contiguous(batch, after=after)
+        if after == 0:  # empty read models: every aggregate is new until the cache forgets one
+            self._cache_complete, self._created = True, 0
+        elif after != self._cache.position:
+            self._cache_complete = False
         snapshot, missing = self._cache.take(touched(batch), after=after)
-        if missing.incident_ids or missing.party_codes:
+        if self._cache_complete:
+            # Whatever the cache lacks was created after the read models were empty: nothing to
+            # load. The cache forgets only beyond `capacity` entries of one kind, and it cannot
+            # hold more than the aggregates created since, so past that count stop trusting it.
+            self._created += sum(len(keys) for keys in vars(missing).values())
+            self._cache_complete = self._created <= self._cache.capacity
+        elif missing:
+            if committing is not None:
+                await committing
             async with self._engine.connect() as conn:
                 loaded = await load_snapshot(conn, missing)
-            snapshot.incidents.update(loaded.incidents)
-            snapshot.parties.update(loaded.parties)
+            snapshot.merge(loaded)
         with gc_paused():
             changes = project(snapshot, batch)
         self._cache.remember(changes.after, position=changes.last_seq)
@@ -292,6 +362,12 @@ async def _closing(events: AsyncIterator[Any]) -> AsyncIterator[None]:
         close = getattr(events, "aclose", None)
         if close is not None:
             await close()
+
+
+async def _singles(events: AsyncIterator[StoredEvent]) -> AsyncIterator[list[StoredEvent]]:
+    async with _closing(events):
+        async for stored in events:
+            yield [stored]
 
 
 def _keyed(row: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:

@@ -69,6 +69,8 @@ class Figure:
     unit: str
     target: float | None
     baseline_name: str
+    #: Throughputs must reach their target; latencies (`lower_is_better`) must stay under it.
+    lower_is_better: bool = False
 
     @property
     def ratio(self) -> float:
@@ -78,7 +80,13 @@ class Figure:
     def met(self) -> str:
         if self.target is None:
             return "-"
-        return "yes" if self.ours >= self.target else "NO"
+        ok = self.ours <= self.target if self.lower_is_better else self.ours >= self.target
+        return "yes" if ok else "NO"
+
+
+def _num(value: float) -> str:
+    """Large figures without decimals; small ones (milliseconds, error counts) with two."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
 
 
 FIGURES: list[Figure] = []
@@ -86,16 +94,17 @@ FIGURES: list[Figure] = []
 
 def report(
     name: str, ours: float, baseline: float, unit: str, target: float | None = None, *,
-    baseline_name: str = "raw",
+    baseline_name: str = "raw", lower_is_better: bool = False,
 ) -> Figure:
     """Print one figure beside its raw baseline (and keep it for the summary at the end)."""
-    figure = Figure(name, ours, baseline, unit, target, baseline_name)
+    figure = Figure(name, ours, baseline, unit, target, baseline_name, lower_is_better)
     FIGURES.append(figure)
-    target_text = f"target >= {target:,.0f}" if target is not None else "no target"
+    relation = "<=" if lower_is_better else ">="
+    target_text = f"target {relation} {_num(target)}" if target is not None else "no target"
     print(
         f"\n  BENCH {name}\n"
-        f"    ours     {ours:>12,.0f} {unit}\n"
-        f"    baseline {baseline:>12,.0f} {unit}   ({baseline_name})\n"
+        f"    ours     {_num(ours):>12} {unit}\n"
+        f"    baseline {_num(baseline):>12} {unit}   ({baseline_name})\n"
         f"    ratio    {figure.ratio:>12.2f}        {target_text}: {figure.met}",
         flush=True,
     )
@@ -109,9 +118,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.section("Parley benchmarks (ours vs raw baseline, same run)")
     write(f"{'figure':<48} {'ours':>10} {'baseline':>10} {'ratio':>6} {'target':>8}  met  unit / baseline")
     for f in FIGURES:
-        target = f"{f.target:,.0f}" if f.target is not None else "-"
+        target = ("<=" if f.lower_is_better else "") + _num(f.target) if f.target is not None else "-"
         write(
-            f"{f.name:<48} {f.ours:>10,.0f} {f.baseline:>10,.0f} {f.ratio:>6.2f} {target:>8}  {f.met:<4} "
+            f"{f.name:<48} {_num(f.ours):>10} {_num(f.baseline):>10} {f.ratio:>6.2f} {target:>8}  {f.met:<4} "
             f"{f.unit} / {f.baseline_name}"
         )
 
@@ -233,7 +242,19 @@ def new_spec(label: str) -> StreamSpec:
 
 
 async def open_nats(server: EmbeddedNatsServer, name: str = "parley-bench") -> NATS:
-    return await connect(server.url, name=name)
+    """A connection as the application's user (the embedded server requires credentials)."""
+    return await connect(getattr(server, "app_url", server.url), name=name)
+
+
+async def drop_streams(server: EmbeddedNatsServer, *names: str) -> None:
+    """Delete benchmark streams as the administrator (the application's user may not)."""
+    nc = await connect(getattr(server, "admin_url", server.url), name="parley-bench-admin")
+    try:
+        js = nc.jetstream()
+        for name in names:
+            await js.delete_stream(name)
+    finally:
+        await nc.close()
 
 
 async def open_store(nc: NATS, spec: StreamSpec, **kwargs: Any) -> JetStreamEventStore:

@@ -35,6 +35,7 @@ from tests.benchmarks.conftest import (
     ROUNDS,
     banner,
     bounded,
+    drop_streams,
     incident_account,
     median,
     new_spec,
@@ -163,8 +164,7 @@ async def test_append_new_aggregates(bench_nats: Any) -> None:
         cpu = rate(count, await timed(lambda: our_appends(memory, "mem", count)))
         print(f"  diagnostic: same commands on the in-memory store: {cpu:,.0f}/s "
               f"({1e6 / cpu:,.0f} us of our CPU per command)")
-        for spec in (ours_spec, raw_spec, async_spec):
-            await js.delete_stream(spec.name)
+        await drop_streams(bench_nats, ours_spec.name, raw_spec.name, async_spec.name)
         await store.close()
     finally:
         await nc.close()

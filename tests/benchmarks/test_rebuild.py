@@ -52,6 +52,7 @@ from tests.benchmarks.conftest import (
     BENCH_EVENTS,
     PG_URL,
     banner,
+    drop_streams,
     incident_account,
     new_spec,
     open_nats,
@@ -174,14 +175,7 @@ def history(bench_nats: EmbeddedNatsServer) -> Iterator[Published]:
     gc.collect()
     yield result
 
-    async def drop() -> None:
-        nc = await open_nats(bench_nats)
-        try:
-            await nc.jetstream().delete_stream(spec.name)
-        finally:
-            await nc.close()
-
-    asyncio.run(drop())
+    asyncio.run(drop_streams(bench_nats, spec.name))
 
 
 # --- baselines -----------------------------------------------------------------------------------
