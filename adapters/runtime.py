@@ -16,16 +16,21 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters import nats_access
 from adapters.clock import SystemClock
 from adapters.embedded.nats_server import EmbeddedNatsServer
+from adapters.integrity.keystore import signer_for
 from adapters.jetstream.connect import connect
+from adapters.jetstream.lease import Lease, projector_lease_name
 from adapters.jetstream.store import JetStreamEventStore
 from adapters.jetstream.stream import StreamSpec, ensure_stream
 from adapters.settings import Settings
 from adapters.sql.engine import create_engine
 from adapters.sql.idempotency import IdempotencyStore
+from adapters.sql.inspection_ledger import SqlQuotaLedger
 from adapters.sql.migrate import migrate
 from adapters.sql.projector import Projector
+from adapters.sql.read_model_states import ReadModelStates
 from adapters.sql.tokens import TokenStore
 from core.application import Application
 from core.ports import Clock
@@ -53,17 +58,21 @@ class Runtime:
         settings.home.mkdir(parents=True, exist_ok=True)
         embedded: EmbeddedNatsServer | None = None
         url = settings.nats_url or _running_embedded_url(settings.home)
+        access = nats_access.from_settings(settings) if settings.nats_url else None
         if url is None:
             if not embedded_ok:
                 raise RuntimeError("no NATS server: set PARLEY_NATS_URL or start `parley up`")
-            embedded = EmbeddedNatsServer(store_dir=settings.home / "nats", port=settings.nats_port)
+            embedded = EmbeddedNatsServer(store_dir=nats_access.embedded_store(settings.home), port=settings.nats_port)
             await embedded.start()
             url = embedded.url
+            access = nats_access.from_embedded(embedded.credentials)
             (settings.home / NATS_URL_FILE).write_text(url)
+        elif access is None:
+            access = nats_access.from_running_embedded(settings.home)
         try:
-            nc = await connect(url, name="parley")
+            nc = await connect(cluster_urls(url), name="parley", auth=access.app, tls=access.tls)
             spec = StreamSpec(name=settings.stream, subject_prefix=settings.subject_prefix, replicas=settings.stream_replicas)
-            await ensure_stream(nc.jetstream(), spec)
+            await _ensure_stream(nc, url, access, spec)
             store = JetStreamEventStore(nc=nc, spec=spec)
             db_url = settings.resolved_database_url
             await migrate(db_url)
@@ -72,22 +81,38 @@ class Runtime:
             if embedded is not None:
                 await embedded.stop()
             raise
-        app = Application(store=store, clock=clock or SystemClock())
+        projector = Projector(engine=engine, store=store)
+        # Quota use at an inspection reply comes from the read models once they have caught up
+        # with the stream (else from a fold of the stream): see adapters/sql/inspection_ledger.py.
+        ledger = SqlQuotaLedger(engine=engine, projection=projector, store=store)
+        # Cold commands on incidents start from the read models' state (OCC catches a lag).
+        app = Application(store=store, clock=clock or SystemClock(), states=ReadModelStates(engine), ledger=ledger)
+        app.handler.signer = signer_for(settings)  # party/system keys held here sign events (issue 6)
         return cls(
             settings=settings, nc=nc, store=store, engine=engine, app=app,
-            projector=Projector(engine=engine, store=store), tokens=TokenStore(engine),
+            projector=projector, tokens=TokenStore(engine),
             idempotency=IdempotencyStore(engine), embedded=embedded,
         )
 
-    async def run_projector(self, stop: "asyncio.Event") -> None:
-        """Follow the stream until `stop`; a failure is logged and kept for /readyz, never silent."""
+    async def run_projector(self, stop: "asyncio.Event", *, lease_seconds: float | None = None) -> None:
+        """Follow the stream until `stop`; a failure is logged and kept for /readyz, never silent.
+        With `lease_seconds`, only while this process holds the projector lease (of several
+        processes one projects, the others stand by to take over: adapters/jetstream/lease.py)."""
         try:
-            await self.projector.follow(stop)
+            if lease_seconds is None:
+                await self.projector.follow(stop)
+            else:
+                await self.projector_lease(ttl=lease_seconds).hold(self.projector.follow, stop)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - reported, not swallowed
             self.projector_failure = f"{type(error).__name__}: {error}"
             log.error("projector stopped", error=self.projector_failure)
+
+    def projector_lease(self, *, ttl: float) -> Lease:
+        """The lease that makes one projector active per stream and read-model database."""
+        name = projector_lease_name(self.settings.stream, self.projector.name, self.settings.resolved_database_url)
+        return Lease(self.nc, name=name, ttl=ttl, replicas=self.settings.stream_replicas)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -99,6 +124,24 @@ class Runtime:
             with contextlib.suppress(FileNotFoundError):
                 (self.settings.home / NATS_URL_FILE).unlink()
             await self.embedded.stop()
+
+
+async def _ensure_stream(nc: Any, url: str, access: nats_access.NatsAccess, spec: StreamSpec) -> None:
+    """Create or check the stream: as the admin when one is configured, else as the application."""
+    if access.admin is None:
+        await ensure_stream(nc.jetstream(), spec)
+        return
+    admin = await connect(cluster_urls(url), name="parley-admin", auth=access.admin, tls=access.tls)
+    try:
+        await ensure_stream(admin.jetstream(), spec)
+    finally:
+        await admin.close()
+
+
+def cluster_urls(url: str) -> list[str]:
+    """`PARLEY_NATS_URL` may list several servers, comma-separated (`nats://n1:4222,nats://n2:4222`):
+    the first connection then succeeds while any of them is up (the cluster also advertises the rest)."""
+    return [part.strip() for part in url.split(",") if part.strip()]
 
 
 def _running_embedded_url(home: Path) -> str | None:

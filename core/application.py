@@ -20,7 +20,11 @@ from core.hotline.channel import Binding
 from core.identity import Principal, Role
 from core.incidents import commands as incident_commands
 from core.incidents.decider import DECIDER as INCIDENTS
-from core.ports import AggregateRef, Clock, EventStore
+from core.inspections import commands as inspection_commands, notifications
+from core.inspections.context import with_quota
+from core.inspections.decider import DECIDER as INSPECTIONS
+from core.inspections.ledger import StreamLedger
+from core.ports import AggregateRef, Clock, EventStore, QuotaLedger, StateSource
 from core.service import CommandHandler, Envelope, Outcome, new_event_id
 
 #: How far ahead of the server clock a backfilled time may be (clock skew between machines).
@@ -46,15 +50,23 @@ def route(command: Any) -> tuple[Decider[Any, Any], str]:
             return calls.DECIDER, command.request_id
         case explanations._ExplanationCommand():
             return explanations.DECIDER, command.request_id
+        case inspection_commands._InspectionCommand():
+            return INSPECTIONS, command.inspection_id
+        case notifications._NotificationCommand():
+            return notifications.DECIDER, command.notification_id
     raise Invalid(f"no aggregate handles {type(command).__name__}")
 
 
 class Application:
-    def __init__(self, *, store: EventStore, clock: Clock, new_id: Callable[[], str] = new_event_id) -> None:
+    def __init__(self, *, store: EventStore, clock: Clock, new_id: Callable[[], str] = new_event_id,
+                 ledger: QuotaLedger | None = None, states: StateSource | None = None) -> None:
         self.store = store
+        #: Quota use for inspection replies (folded from the store unless a read model is given).
+        self.ledger: QuotaLedger = ledger or StreamLedger(store)
         self.clock = clock
         self.new_id = new_id
-        self.handler = CommandHandler(store=store, new_id=new_id)
+        #: `states`: where a command on an aggregate not cached here may start (the read models).
+        self.handler = CommandHandler(store=store, new_id=new_id, states=states)
         self._known_parties: set[str] = set()
 
     def time_for(self, principal: Principal, supplied: datetime | None) -> tuple[datetime, bool]:
@@ -112,6 +124,7 @@ class Application:
         elif isinstance(command, agreements.ConcludeAgreement):
             await self.require_parties(command.parties)
         command = await self._bind(command)
+        command = await with_quota(command, ledger=self.ledger, visit=lambda i: self.state_of(INSPECTIONS, i))
         return await self.handler.execute(
             decider, aggregate_id, command, expected_seq=expected_seq, event_ids=event_ids,
             envelope=envelope, retrying=retrying,

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import AsyncIterator, Protocol, Sequence
+from typing import TYPE_CHECKING, AsyncIterator, Protocol, Sequence
 
 from core.envelope import Event
+
+if TYPE_CHECKING:
+    from core.inspections.quota import QuotaUse
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,4 +106,47 @@ class DueWork(Protocol):
 
     async def recorded_check_calls(self, agreement_id: str, *, since: datetime) -> set[tuple[str, str]]:
         """(slot id, party) of every answered or missed check call starting at or after `since`."""
+        ...
+
+    async def overdue_inspections(self, *, now: datetime) -> list[tuple[str, str]]:
+        """(inspection id, deadline) for each clock `core.inspections.state.Visit.overdue` names:
+        "notice" | "reply" | "entry" | "flight_plan" | "duration" | "reasons"."""
+        ...
+
+
+# --- inspections -------------------------------------------------------------------------------
+
+class QuotaLedger(Protocol):
+    """The receiving party's quota use at a moment, for a reply decision
+    (`core.inspections.ledger.StreamLedger` folds it from the event store)."""
+
+    async def quota_use(self, *, agreement_id: str, kind: str, receiving_party: str, requesting_party: str,
+                        year: int, as_of: datetime, excluding: str | None = None) -> "QuotaUse":
+        ...
+
+
+# --- where commands may start from -------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class AggregateSnapshot:
+    """An aggregate's folded state as a read model last saw it, and where that history ended:
+    the stream sequence, `aggversion` and `hash` of its last event (the next event's prevhash)."""
+
+    state: object
+    version: int
+    last_seq: int
+    last_hash: str | None
+
+
+class StateSource(Protocol):
+    """Aggregate states kept elsewhere (the SQL read models), so a command on an aggregate this
+    process has not seen need not fold its whole history from the stream.
+
+    An answer may be stale (the read model lags the stream) but must be internally consistent:
+    the state is exactly the fold of the aggregate's events up to `last_seq`. The command handler
+    trusts it only as far as the append's expected-sequence check (OCC) proves it; a conflict or
+    a refusal decided on it makes the handler reload from the event store."""
+
+    async def snapshot(self, ref: AggregateRef) -> AggregateSnapshot | None:
+        """`ref`'s state as known here; None when unknown (the handler then loads the stream)."""
         ...

@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from adapters.cli import audit as audit_cli
 from adapters.cli.errors import fail, run_async
 from adapters.settings import Settings
 
@@ -18,6 +19,7 @@ token_app = typer.Typer(help="API tokens (stored hashed; the secret is shown onc
 party_app = typer.Typer(help="Parties and their officers.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(party_app, name="party")
+audit_cli.register(app)  # keys, verify, notary, witness, evidence (adapters/cli/audit.py)
 
 
 def _progress() -> Progress:
@@ -25,14 +27,16 @@ def _progress() -> Progress:
 
 
 @app.command()
-def up(port: Optional[int] = typer.Option(None, help="HTTP port (default PARLEY_HTTP_PORT or 8080)")) -> None:
+def up(port: Optional[int] = typer.Option(None, help="HTTP port (default PARLEY_HTTP_PORT or 8080)"),
+       demo: bool = typer.Option(False, "--demo", help="On an empty store, first seed a scripted year of history "
+                                 "(adapters/demo.py) and write sign-in tokens to PARLEY_HOME/demo-tokens.txt.")) -> None:
     """Everything on one machine: embedded nats-server, SQLite, migrations, projector and API."""
     from adapters.cli.serve import serve
 
     settings = Settings()
     if port is not None:
         settings = settings.model_copy(update={"http_port": port})
-    run_async(serve)(settings, with_projector=True)
+    run_async(serve)(settings, with_projector=True, demo=demo)
 
 
 @app.command("serve")
@@ -55,12 +59,23 @@ def migrate() -> None:
 
 
 @app.command()
-def project(once: bool = typer.Option(False, help="Catch up to the end of the stream, then exit.")) -> None:
-    """Run the projector: stream → read models, checkpoint in the same transaction."""
+def project(
+    once: bool = typer.Option(False, help="Catch up to the end of the stream, then exit."),
+    lease_seconds: float = typer.Option(
+        10.0, min=1, envvar="PARLEY_PROJECTOR_LEASE_SECONDS",
+        help="Without --once: TTL of the lease that makes one of several projectors active; a standby takes over this long after the active one dies.",
+    ),
+) -> None:
+    """Run the projector: stream → read models, checkpoint in the same transaction.
+
+    Run several for availability: one holds a lease in NATS KV and projects, the others stand by."""
+    if not once:
+        from adapters.cli.projecting import project_forever
+
+        run_async(project_forever)(Settings(), lease_seconds=lease_seconds)
+        return
 
     async def main() -> None:
-        import asyncio
-
         from adapters.runtime import Runtime
 
         runtime = await Runtime.open(Settings())
@@ -70,12 +85,21 @@ def project(once: bool = typer.Option(False, help="Catch up to the end of the st
                 task = bar.add_task("projecting", total=total)
                 last = await runtime.projector.catch_up(progress=lambda seq, end: bar.update(task, completed=seq, total=end))
             typer.echo(f"projected up to sequence {last}")
-            if not once:
-                await runtime.projector.follow(asyncio.Event())
         finally:
             await runtime.close()
 
     run_async(main)()
+
+
+@app.command()
+def schedule(
+    once: bool = typer.Option(False, help="Record what is overdue now, then exit."),
+    interval: float = typer.Option(1.0, min=0.1, help="Seconds between ticks."),
+) -> None:
+    """The deadline scheduler: records missed hotline deadlines and check calls, exactly once."""
+    from adapters.cli.schedule import schedule as run_schedule
+
+    run_async(run_schedule)(Settings(), once=once, interval=interval)
 
 
 @app.command()

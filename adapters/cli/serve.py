@@ -11,8 +11,12 @@ from urllib.parse import urlsplit, urlunsplit
 import typer
 import uvicorn
 
+from adapters import logs
 from adapters.http.app import create_app
+from adapters.integrity.wiring import run_notary
+from adapters.jetstream.lease import DEFAULT_TTL_SECONDS
 from adapters.runtime import Runtime
+from adapters.scheduling import run_scheduler
 from adapters.settings import Settings
 from adapters.sql.tokens import TokenStore
 from core.identity import Role
@@ -42,15 +46,32 @@ async def ensure_admin_token(tokens: TokenStore, home: Path) -> Path:
     return path
 
 
-async def serve(settings: Settings, *, with_projector: bool, announce: bool = True) -> None:
+async def serve(settings: Settings, *, with_projector: bool, announce: bool = True, demo: bool = False) -> None:
+    logs.configure(fmt=settings.log_format, level=settings.log_level)
     runtime = await Runtime.open(settings)
     stop = asyncio.Event()
     projector: asyncio.Task[None] | None = None
+    notary: asyncio.Task[None] | None = None
+    scheduler: asyncio.Task[None] | None = None
     try:
         token_path = await ensure_admin_token(runtime.tokens, settings.home)
+        if demo:  # `parley up --demo`: a scripted year of history on first start (adapters/demo.py)
+            from adapters.demo import seed
+
+            typer.echo("Seeding the demo history (a scripted year; this takes a little while)…")
+            seeded = await seed(runtime.app, now=runtime.app.clock.now(), home=settings.home, tokens=runtime.tokens)
+            typer.echo(f"Demo: {seeded.events} events; sign-in tokens in {seeded.tokens_file}" if seeded
+                       else "Demo: the event store already holds history; nothing seeded")
+            if seeded and seeded.refused:
+                typer.echo(f"Demo: {len(seeded.refused)} scripted step(s) refused, first: {seeded.refused[0]}", err=True)
         if with_projector:
             await runtime.projector.catch_up()
-            projector = asyncio.create_task(runtime.run_projector(stop), name="projector")
+            # Several `serve --projector` processes on one stream: one projects at a time (a lease);
+            # an embedded server is this process's own, so there is nobody to share it with.
+            lease = None if runtime.embedded is not None else DEFAULT_TTL_SECONDS
+            projector = asyncio.create_task(runtime.run_projector(stop, lease_seconds=lease), name="projector")
+            notary = asyncio.create_task(run_notary(runtime, stop, lease_seconds=lease), name="notary")  # issue 6
+            scheduler = asyncio.create_task(run_scheduler(runtime, stop), name="scheduler")
         config = uvicorn.Config(
             create_app(runtime), host=settings.http_host, port=settings.http_port,
             log_level="warning", access_log=False, lifespan="off",
@@ -66,6 +87,14 @@ async def serve(settings: Settings, *, with_projector: bool, announce: bool = Tr
         await server.serve()
     finally:
         stop.set()
+        if scheduler is not None:
+            scheduler.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await scheduler
+        if notary is not None:
+            notary.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await notary
         if projector is not None:
             projector.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

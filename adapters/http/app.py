@@ -6,9 +6,14 @@ from fastapi import FastAPI
 
 from adapters.http import problems
 from adapters.http.limits import BodyLimit
-from adapters.http.routes import events, incidents, ops, parties, tokens
+from adapters.http.ratelimit import TokenBuckets
+from adapters.http.routes import agreements, hotline, events, incidents, inspections, ops, parties, tokens
+from adapters.http.routes import audit as audit_routes
+from adapters.http.routes import metrics as metrics_routes
+from adapters.http.routes import whoami
 from adapters.http.telemetry import Telemetry
 from adapters.runtime import Runtime
+from adapters.web import pages as web
 
 DESCRIPTION = """Parley records incidents, hotline traffic and inspections between parties as an
 immutable event log, and serves read models built from it.
@@ -19,11 +24,16 @@ honour `If-Match`. Reads accept `min_seq` to wait for your own write to be proje
 
 
 def create_app(runtime: Runtime) -> FastAPI:
-    app = FastAPI(title="Parley", version="0.1.0", description=DESCRIPTION)
+    app = FastAPI(title="Parley", version="0.1.0", description=DESCRIPTION, responses=problems.ERROR_RESPONSES)
     app.state.runtime = runtime
+    app.state.rate_limiter = TokenBuckets(rate=runtime.settings.rate_limit_per_second, burst=runtime.settings.rate_limit_burst)
     problems.install(app)
-    for module in (ops, parties, incidents, events, tokens):
+    for module in (ops, parties, incidents, events, tokens, agreements, hotline, inspections):
         app.include_router(module.router)
+    app.include_router(audit_routes.router)
+    app.include_router(metrics_routes.router)
+    app.include_router(whoami.router)
+    app.include_router(web.router)  # the web interface at / (adapters/web)
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_body_bytes)
     app.add_middleware(Telemetry)
     return app

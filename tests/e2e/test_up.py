@@ -74,6 +74,7 @@ def test_up_starts_everything_and_the_readme_walkthrough_works(parley_up) -> Non
     assert '"status":"counter_account_filed"' in out.replace(" ", "")
     assert '"party":"RUS"' in out.replace(" ", "") and '"party":"USA"' in out.replace(" ", "")
     assert "parley.incident.counter-account-filed.v1" in out
+    assert '"status":"acknowledged"' in out.replace(" ", "") and '"ack_late":false' in out.replace(" ", "")
     assert '"type":"https://' not in out.replace(" ", ""), "a walkthrough step returned a problem"
 
     # Ctrl-C stops the API and the embedded nats-server with it.
