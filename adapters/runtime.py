@@ -37,6 +37,8 @@ from core.ports import Clock
 
 NATS_URL_FILE = "nats.url"
 log = structlog.get_logger("parley.runtime")
+#: How long each step of `Runtime.close()` may take.
+CLOSE_SECONDS = 10.0
 
 
 @dataclass(kw_only=True)
@@ -115,11 +117,13 @@ class Runtime:
         return Lease(self.nc, name=name, ttl=ttl, replicas=self.settings.stream_replicas)
 
     async def close(self) -> None:
+        # Each step bounded: shutting down must finish even when NATS or the database hangs.
         with contextlib.suppress(Exception):
-            await self.store.close()
+            await asyncio.wait_for(self.store.close(), CLOSE_SECONDS)
         with contextlib.suppress(Exception):
-            await self.nc.drain()
-        await self.engine.dispose()
+            await asyncio.wait_for(self.nc.drain(), CLOSE_SECONDS)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.engine.dispose(), CLOSE_SECONDS)
         if self.embedded is not None:
             with contextlib.suppress(FileNotFoundError):
                 (self.settings.home / NATS_URL_FILE).unlink()

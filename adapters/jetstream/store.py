@@ -330,11 +330,17 @@ class JetStreamEventStore:
         if self._nc.is_closed:
             return
         consumer = getattr(sub, "_consumer", None)  # nats-py keeps the current name here
+        # Bounded: a reader being torn down (e.g. a cancelled projector at shutdown) must never
+        # wait on a connection that is itself closing; the server sweeps what is left.
         with suppress(nats.errors.Error, asyncio.TimeoutError):
-            await sub.unsubscribe()
+            await asyncio.wait_for(sub.unsubscribe(), RELEASE_SECONDS)
         if consumer:
             with suppress(nats.errors.Error, asyncio.TimeoutError):
-                await self._js.delete_consumer(self._spec.name, consumer)
+                await asyncio.wait_for(self._js.delete_consumer(self._spec.name, consumer), RELEASE_SECONDS)
+
+
+#: How long tearing down a reader may wait for the server before leaving the rest to it.
+RELEASE_SECONDS = 5.0
 
 
 def _conflict(ref: AggregateRef, expected: int, current: int) -> Conflict:

@@ -49,13 +49,14 @@ async def runtime(settings: Settings, nats_server: EmbeddedNatsServer, clock: Cl
     yield runtime
     stop.set()
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
+    with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError, Exception):
+        await asyncio.wait_for(task, 15)
     await runtime.close()
     admin = await connect(nats_server.admin_url, name="parley-tests-cleanup")  # the app may not delete
     with contextlib.suppress(Exception):
-        await admin.jetstream().delete_stream(settings.stream)
-    await admin.close()
+        await asyncio.wait_for(admin.jetstream().delete_stream(settings.stream), 10)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(admin.close(), 10)
 
 
 @pytest.fixture
