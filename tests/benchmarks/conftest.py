@@ -15,6 +15,10 @@ Sizes (environment):
 - `PARLEY_BENCH_CONCURRENCY` commands in flight (default 64);
 - `PARLEY_BENCH_ROUNDS`   repetitions of each timed run; the median is reported (default 3);
 - `PARLEY_TEST_DATABASE_URL` (or `PARLEY_BENCH_DATABASE_URL`) PostgreSQL for the rebuild.
+- `PARLEY_BENCH_METRICS_EVENTS` events for the metrics-at-scale benchmark (default 1000000) and
+  `PARLEY_BENCH_METRICS_REQUESTS` dyad-route requests per window (default 200);
+- `PARLEY_BENCH_LOAD_SECONDS` (60), `PARLEY_BENCH_LOAD_CLIENTS` (32) and
+  `PARLEY_BENCH_LOAD_BASELINE_SECONDS` (15) for the load test on two `parley serve` processes.
 """
 
 from __future__ import annotations
