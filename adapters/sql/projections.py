@@ -117,6 +117,17 @@ def touched(batch: Iterable[StoredEvent]) -> Touched:
                    records=frozenset(records))
 
 
+class StreamGap(IntegrityError):
+    """Sequences `first`…`last` were not read. The projector asks the stream whether they exist:
+    if they do, the reader dropped them (e.g. a slow consumer) and reading starts again from the
+    checkpoint; if they do not, history has a hole and projecting stops."""
+
+    def __init__(self, detail: str, *, first: int, last: int) -> None:
+        super().__init__(detail)
+        self.first = first
+        self.last = last
+
+
 def check_contiguous(batch: Sequence[StoredEvent], *, after: int) -> None:
     """Raise `IntegrityError` unless the batch's sequences are `after + 1, after + 2, …`."""
     expected = after + 1
@@ -124,9 +135,10 @@ def check_contiguous(batch: Sequence[StoredEvent], *, after: int) -> None:
         if stored.seq != expected:
             if stored.seq > expected:
                 missing = f"{expected}" if stored.seq == expected + 1 else f"{expected}–{stored.seq - 1}"
-                raise IntegrityError(
+                raise StreamGap(
                     f"the event stream has a gap: sequence {missing} is missing (next event read is"
-                    f" {stored.seq}); the read models stop at {expected - 1} rather than skip history"
+                    f" {stored.seq}); the read models stop at {expected - 1} rather than skip history",
+                    first=expected, last=stored.seq - 1,
                 )
             raise IntegrityError(
                 f"the event stream went backwards: expected sequence {expected}, read {stored.seq}"

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.sql import tables as t
 from adapters.sql.bulk import collector_relaxed, gc_paused, insert_rows
 from adapters.sql.engine import for_writing
-from adapters.sql.projections import RowChanges, check_contiguous, project, touched
+from adapters.sql.projections import RowChanges, StreamGap, check_contiguous, project, touched
 from adapters.sql.snapshots import StateCache, load_snapshot
 from core.errors import Conflict, Unavailable
 from core.ports import EventStore, StoredEvent
@@ -112,6 +112,7 @@ class Projector:
         each committed batch. If another projector advances the same checkpoint meanwhile, this
         one continues from wherever that one got to.
         """
+        rereads, reread_at = 0, 0
         with collector_relaxed():
             while True:
                 position = await self._ensure_checkpoint()
@@ -122,6 +123,12 @@ class Projector:
                     return await self._run(self._batches(after=position, until=target), position, target, progress)
                 except _Overtaken:
                     log.info("projector %s: another projector advanced the checkpoint; continuing from it", self._name)
+                except StreamGap as gap:
+                    # count only rereads that made no progress: a long catch-up may need many
+                    rereads = rereads + 1 if gap.first <= reread_at else 1
+                    reread_at = gap.first
+                    if rereads > _REREADS or not await self._read_glitch(gap):
+                        raise
 
     async def follow(self, stop: asyncio.Event) -> None:
         """Keep the read models current until `stop` is set (or the task is cancelled).
@@ -141,6 +148,9 @@ class Projector:
                     await self._follow_polling(stop)
             except _Overtaken:
                 continue
+            except StreamGap as gap:
+                if not await self._read_glitch(gap):
+                    raise
             except (Unavailable, Conflict, OSError, sa.exc.OperationalError, sa.exc.InterfaceError) as error:
                 log.warning("projector %s: %s; retrying in %.0f s", self._name, error, _RETRY_SECONDS)
                 with contextlib.suppress(TimeoutError):
@@ -158,6 +168,17 @@ class Projector:
             raise Conflict(f"another projector advanced the checkpoint {self._name!r} past {position}") from None
 
     # --- internals -----------------------------------------------------------------------------
+
+    async def _read_glitch(self, gap: StreamGap) -> bool:
+        """True when the "missing" sequences are on the stream after all: the reader dropped them
+        (nats-py discards deliveries beyond a subscription's pending limits), so reading again
+        from the checkpoint is right. A store that cannot say (no `get`) is trusted: a real gap."""
+        get = getattr(self._store, "get", None)
+        if get is None or await get(gap.first) is None:
+            return False
+        log.warning("projector %s: the reader skipped sequences %d–%d that the stream holds; reading again"
+                    " from the checkpoint", self._name, gap.first, gap.last)
+        return True
 
     async def _follow_polling(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -347,6 +368,10 @@ class Projector:
             where = [table.c[k] == sa.bindparam(f"pk_{k}") for k in keys]
             cached = self._update_sql[table.name] = (table.update().where(*where), keys)
         return cached
+
+
+#: How often a catch-up reads again, without progress, after its reader dropped deliveries.
+_REREADS = 5
 
 
 class _Overtaken(Exception):

@@ -326,3 +326,42 @@ async def test_bulk_inserts_store_exactly_what_plain_sqlalchemy_inserts_store(en
     assert await digest(engine) == bulk
     for table in t.PROJECTION_TABLES:
         assert await _rows(engine, table, *table.primary_key.columns.keys()) == bulk_rows[table.name]
+
+
+class _DroppingReader(ListEventStore):
+    """A reader that loses deliveries the first time (like a nats-py slow consumer), while the
+    stream itself (`get`) holds every event."""
+
+    def __init__(self, events, *, drop: set[int]) -> None:  # noqa: ANN001
+        super().__init__(events)
+        self._drop = set(drop)
+
+    async def read(self, *, after: int = 0, until: int | None = None):  # noqa: ANN201
+        async for stored in super().read(after=after, until=until):
+            if stored.seq in self._drop:
+                self._drop.discard(stored.seq)
+                continue
+            yield stored
+
+    async def get(self, seq: int):  # noqa: ANN201
+        return next((stored for stored in self.events if stored.seq == seq), None)
+
+
+async def test_deliveries_dropped_by_the_reader_are_read_again_not_called_a_gap(engine):
+    history = generated_history(200)
+    reference = Projector(engine=engine, store=ListEventStore(history.events), batch_size=50)
+    await reference.catch_up()
+    expected = await digest(engine)
+    await _reset(engine)
+
+    store = _DroppingReader(history.events, drop={17, 18, 120})
+    assert await Projector(engine=engine, store=store, batch_size=50).catch_up() == len(history.events)
+    assert await digest(engine) == expected
+
+
+async def test_a_gap_the_stream_confirms_still_stops_the_projector(engine):
+    history = scripted_history()
+    holey = history.events[:5] + history.events[8:]
+    store = _DroppingReader(holey, drop=set())  # `get` finds nothing at 6: a real hole
+    with pytest.raises(IntegrityError, match="sequence 6–8 is missing"):
+        await Projector(engine=engine, store=store, batch_size=3).catch_up()
