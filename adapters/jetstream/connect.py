@@ -111,11 +111,13 @@ async def connect(
         return server, delay * random.uniform(0.5, 1.5)
 
     refused = asyncio.Event()
+    refusal: list[BaseException] = []  # the server's own answer, not the connection reset after it
 
     async def on_error(err: BaseException) -> None:
         # Wrong or missing credentials will not get better by retrying: fail the first
         # connection at once instead of waiting out `connect_timeout`.
         if not nc.is_connected and "authorization violation" in str(err).lower():
+            refusal.append(err)
             refused.set()
         await quiet.error(err)
 
@@ -148,7 +150,7 @@ async def connect(
         where = ", ".join(redact_url(server) for server in servers)
         if refused.is_set():
             raise Unavailable(
-                f"NATS at {where} refused the credentials ({redact_url(str(reason))}); "
+                f"NATS at {where} refused the credentials ({redact_url(str(refusal[0] if refusal else reason))}); "
                 "check PARLEY_NATS_USER / PARLEY_NATS_PASSWORD / PARLEY_NATS_CREDS"
             ) from err
         raise Unavailable(
