@@ -6,7 +6,7 @@ adding a module with a `Decider`, never touching the service.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Callable, Generic, Sequence, TypeVar
 
@@ -14,6 +14,7 @@ from core.events import DomainEvent
 
 S = TypeVar("S")
 C = TypeVar("C")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,3 +58,26 @@ class Fact:
             time=envelope.moment,
             seq=seq,
         )
+
+
+_FIELDS: dict[type, frozenset[str]] = {}
+
+
+def evolved(record: R, **changes: Any) -> R:
+    """`dataclasses.replace(record, **changes)` for the plain frozen records that `evolve`
+    functions fold, without re-running `__init__`.
+
+    A projection folds every event of the log through `evolve`; `replace` (which rebuilds the
+    keyword arguments and calls the generated `__init__`) was the largest single cost of
+    folding an incident (~7 % of a rebuild). Only for records without `__post_init__` or
+    `__slots__`; an unknown field name still raises `TypeError`, as `replace` does."""
+    cls = type(record)
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = frozenset(f.name for f in fields(cls))  # type: ignore[arg-type]
+    if not names.issuperset(changes):
+        raise TypeError(f"{cls.__name__} has no field {sorted(set(changes) - names)[0]!r}")
+    copy = object.__new__(cls)
+    copy.__dict__.update(record.__dict__)
+    copy.__dict__.update(changes)
+    return copy

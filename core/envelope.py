@@ -182,9 +182,9 @@ class Event:
 
     @classmethod
     def from_json(cls, raw: bytes) -> Event:
-        import json
+        from core.jsonio import loads
 
-        return cls.from_dict(json.loads(raw))
+        return cls.from_dict(loads(raw))
 
 
 def compute_hash(event: Event) -> str:

@@ -13,7 +13,6 @@ ordered push consumer, which the client library keeps gap-free across reconnects
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from contextlib import aclosing, suppress
 from datetime import UTC, datetime, timedelta
@@ -33,6 +32,7 @@ from adapters.jetstream.direct import (
     recorded_from_nanos,
 )
 from adapters.jetstream.stream import StreamSpec
+from core import jsonio
 from core.envelope import Event
 from core.errors import Conflict, IntegrityError, Invalid, Unavailable
 from core.ports import AggregateRef, StoredEvent
@@ -41,7 +41,6 @@ from core.ports import AggregateRef, StoredEvent
 WRONG_LAST_SEQUENCE = 10071
 _CURRENT_SEQ = re.compile(r"wrong last sequence: (\d+)")
 _ONE_MICROSECOND = timedelta(microseconds=1)
-_json_loads = json.JSONDecoder().decode
 _NANOS_FROM = datetime(1970, 1, 1, tzinfo=UTC)
 _NANOS_UNTIL = datetime(2262, 1, 1, tzinfo=UTC)
 
@@ -376,9 +375,9 @@ def _ack_position(reply: str) -> tuple[int, int]:
 
 def _decode_delivery(seq: int, nanos: int, msg: Msg) -> StoredEvent:
     """A consumer delivery straight to the stored event (no `StoredMessage` in between).
-    The payload is decoded as UTF-8 first: `json.loads` of bytes sniffs the encoding per call."""
+    The payload goes to `core.jsonio.loads` (orjson) as bytes: UTF-8 is checked there."""
     try:
-        event = Event.from_dict(_json_loads(msg.data.decode("utf-8")))
+        event = Event.from_dict(jsonio.loads(msg.data))
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise IntegrityError(f"stream message {seq} on {msg.subject} is not a Parley event: {err}") from err
     return StoredEvent(seq=seq, recorded=recorded_from_nanos(nanos), event=event)

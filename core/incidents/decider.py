@@ -9,9 +9,9 @@ party's: each party only files or amends its own.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from typing import Any
 
-from core.decider import Decider, Fact
+from core.decider import Decider, Fact, evolved
 from core.errors import Forbidden, Invalid, NotFound, Rejected
 from core.events import DomainEvent
 from core.identity import check_id, check_party_code
@@ -170,40 +170,44 @@ def evolve(state: Incident | None, event: DomainEvent, fact: Fact) -> Incident:
         )
     if state is None:
         raise ValueError(f"{type(event).__name__} before the incident was reported")
-    state = replace(state, updated_at=fact.time)
+    return evolved(state, updated_at=fact.time, **_changes(state, event, fact))
+
+
+def _changes(state: Incident, event: DomainEvent, fact: Fact) -> dict[str, Any]:
+    """The fields one event changes (besides `updated_at`): one copy of the state per event."""
     match event:
         case e.IncidentAcknowledged():
             status = Status.ACKNOWLEDGED if state.status is Status.REPORTED else state.status
-            return replace(state, status=status, acknowledged={**state.acknowledged, fact.party: fact.time})
+            return {"status": status, "acknowledged": {**state.acknowledged, fact.party: fact.time}}
         case e.CounterAccountFiled():
             record = AccountRecord(party=fact.party, account=event.account, filed_at=fact.time)
             status = Status.COUNTER_ACCOUNT_FILED if state.status is Status.ACKNOWLEDGED else state.status
-            return replace(state, status=status, accounts={**state.accounts, fact.party: record}, reconciliation={})
+            return {"status": status, "accounts": {**state.accounts, fact.party: record}, "reconciliation": {}}
         case e.AccountAmended():
             old = state.accounts[fact.party]
-            new = replace(old, account=event.account, version=old.version + 1,
+            new = evolved(old, account=event.account, version=old.version + 1,
                           amended_at=fact.time, amendment_reason=event.reason)
-            return replace(state, accounts={**state.accounts, fact.party: new}, reconciliation={})
+            return {"accounts": {**state.accounts, fact.party: new}, "reconciliation": {}}
         case e.IncidentRetracted():
-            return replace(state, status=Status.RETRACTED, retraction_reason=event.reason)
+            return {"status": Status.RETRACTED, "retraction_reason": event.reason}
         case e.ClarificationRequested():
             item = Clarification(id=event.clarification_id, from_party=fact.party, to_party=event.to_party,
                                  question=event.question, asked_at=fact.time)
-            return replace(state, clarifications={**state.clarifications, item.id: item})
+            return {"clarifications": {**state.clarifications, item.id: item}}
         case e.ClarificationProvided():
-            item = replace(state.clarifications[event.clarification_id], answer=event.answer, answered_at=fact.time)
-            return replace(state, clarifications={**state.clarifications, item.id: item})
+            item = evolved(state.clarifications[event.clarification_id], answer=event.answer, answered_at=fact.time)
+            return {"clarifications": {**state.clarifications, item.id: item}}
         case e.ReconciliationAgreed():
             agreed = {**state.reconciliation, fact.party: tuple(event.agreed_fields)}
             done = set(agreed) >= set(state.accounts)
-            return replace(state, reconciliation=agreed, status=Status.RECONCILED if done else state.status)
+            return {"reconciliation": agreed, "status": Status.RECONCILED if done else state.status}
         case e.IncidentDisputed():
-            return replace(state, status=Status.DISPUTED, disputed_by=fact.party,
-                           disputed_fields=tuple(event.disputed_fields), dispute_statement=event.statement)
+            return {"status": Status.DISPUTED, "disputed_by": fact.party,
+                    "disputed_fields": tuple(event.disputed_fields), "dispute_statement": event.statement}
         case e.IncidentReferredToReview():
-            return replace(state, status=Status.UNDER_REVIEW, review_forum=event.forum)
+            return {"status": Status.UNDER_REVIEW, "review_forum": event.forum}
         case e.IncidentResolved():
-            return replace(state, status=Status.RESOLVED, finding=event.finding)
+            return {"status": Status.RESOLVED, "finding": event.finding}
     raise ValueError(f"{type(event).__name__} is not an incident event")
 
 

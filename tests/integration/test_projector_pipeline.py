@@ -9,9 +9,12 @@ ever written, and that a restart ends exactly where a clean rebuild ends.
 from __future__ import annotations
 
 import gc
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy.exc import OperationalError
 
 from adapters.sql import tables as t
@@ -138,3 +141,12 @@ async def test_a_rebuild_whose_cache_forgets_states_still_loads_them_from_the_da
     assert await forgetful.catch_up() == len(history.events)
     assert len(loads) > 0
     assert await digest(engine) == with_room
+
+
+@given(moment=st.datetimes(timezones=st.just(UTC)) | st.datetimes(timezones=st.timezones()))
+def test_sqlite_time_is_sqlalchemys_storage_format_of_the_utc_instant(moment: datetime) -> None:
+    """The fast path for UTC values writes what the general path (and SQLAlchemy) writes."""
+    from adapters.sql.bulk import _sqlite_time
+
+    expected = moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    assert _sqlite_time(moment) == expected
