@@ -9,6 +9,7 @@ must not reach the log even through a careless `log.info(..., settings=settings)
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -23,20 +24,35 @@ _BEARER = re.compile(r"(?i)\b(bearer\s+)\S+")
 REDACTED = "***"
 
 
+#: Every pattern above needs one of these substrings: a text without any is returned as it is
+#: (one search instead of three substitutions; request log lines are written on every request).
+_MAY_HOLD_SECRET = re.compile(r"prl_|://|(?i:bearer)")
+
+
 def redact_text(text: str) -> str:
     """`text` with tokens, URL passwords and bearer credentials blanked."""
+    if _MAY_HOLD_SECRET.search(text) is None:
+        return text
     text = _TOKEN.sub(r"\1" + REDACTED, text)
     text = _URL_PASSWORD.sub(r"\1:" + REDACTED + "@", text)
     return _BEARER.sub(r"\1" + REDACTED, text)
 
 
+@functools.lru_cache(maxsize=4096)
+def _secret_key(key: str) -> bool:
+    """Does a key name a secret? (Log keys are few and repeat: decided once per key.)"""
+    return SECRET_KEYS.search(key) is not None and not key.endswith("_id")
+
+
 def _clean(value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
         return redact_text(value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
     if depth > 4:
         return value
     if isinstance(value, dict):
-        return {k: (REDACTED if isinstance(k, str) and SECRET_KEYS.search(k) and v not in (None, "") and not k.endswith("_id")
+        return {k: (REDACTED if isinstance(k, str) and _secret_key(k) and v not in (None, "")
                     else _clean(v, depth + 1)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_clean(v, depth + 1) for v in value]

@@ -31,7 +31,9 @@ from adapters.sql.inspection_ledger import SqlQuotaLedger
 from adapters.sql.migrate import migrate
 from adapters.sql.projector import Projector
 from adapters.sql.read_model_states import ReadModelStates
+from adapters.sql.statement_pool import StatementPool
 from adapters.sql.tokens import TokenStore
+from adapters.token_cache import Revocations, TokenCache
 from core.application import Application
 from core.ports import Clock
 
@@ -52,6 +54,8 @@ class Runtime:
     tokens: TokenStore
     idempotency: IdempotencyStore
     embedded: EmbeddedNatsServer | None = None
+    #: PostgreSQL: psycopg's pool for the statements of every write (adapters/sql/statement_pool.py).
+    statements: StatementPool | None = None
     #: Why the in-process projector stopped, if it did (reported by /readyz).
     projector_failure: str | None = None
 
@@ -90,10 +94,17 @@ class Runtime:
         # Cold commands on incidents start from the read models' state (OCC catches a lag).
         app = Application(store=store, clock=clock or SystemClock(), states=ReadModelStates(engine), ledger=ledger)
         app.handler.signer = signer_for(settings)  # party/system keys held here sign events (issue 6)
+        # Verified tokens are reused for a few seconds; revocations reach every process over NATS.
+        cache = TokenCache(nc, settings.subject_prefix, ttl=settings.token_cache_seconds)
+        await cache.start()
+        tokens = TokenStore(engine, cache=cache, revocations=Revocations(nc, settings.subject_prefix))
+        statements = StatementPool.for_engine(engine)
+        if statements is not None:
+            await statements.open()
         return cls(
             settings=settings, nc=nc, store=store, engine=engine, app=app,
-            projector=projector, tokens=TokenStore(engine),
-            idempotency=IdempotencyStore(engine), embedded=embedded,
+            projector=projector, tokens=tokens,
+            idempotency=IdempotencyStore(engine, statements=statements), embedded=embedded, statements=statements,
         )
 
     async def run_projector(self, stop: "asyncio.Event", *, lease_seconds: float | None = None) -> None:
@@ -118,12 +129,18 @@ class Runtime:
 
     async def close(self) -> None:
         # Each step bounded: shutting down must finish even when NATS or the database hangs.
+        if self.tokens.cache is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.tokens.cache.stop(), CLOSE_SECONDS)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.store.close(), CLOSE_SECONDS)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.nc.drain(), CLOSE_SECONDS)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.engine.dispose(), CLOSE_SECONDS)
+        if self.statements is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.statements.close(), CLOSE_SECONDS)
         if self.embedded is not None:
             with contextlib.suppress(FileNotFoundError):
                 (self.settings.home / NATS_URL_FILE).unlink()

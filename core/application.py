@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from core import parties
 from core.agreements import agreement as agreements
@@ -26,6 +26,9 @@ from core.inspections.decider import DECIDER as INSPECTIONS
 from core.inspections.ledger import StreamLedger
 from core.ports import AggregateRef, Clock, EventStore, QuotaLedger, StateSource
 from core.service import CommandHandler, Envelope, Outcome, new_event_id
+
+if TYPE_CHECKING:
+    from core.integrity.client_signing import ClientSigning
 
 #: How far ahead of the server clock a backfilled time may be (clock skew between machines).
 FUTURE_SKEW = timedelta(minutes=5)
@@ -117,7 +120,10 @@ class Application:
         event_ids: Sequence[str] = (),
         envelope: Envelope = Envelope(),
         retrying: bool = False,
+        signing: ClientSigning | None = None,
     ) -> Outcome:
+        """Route `command`, look up what its decider needs, execute it (`CommandHandler.execute`;
+        `signing`: a client signs its events, `core.integrity.client_signing`)."""
         decider, aggregate_id = route(command)
         if isinstance(command, incident_commands.ReportIncident):
             await self.require_parties([command.by.acting_party(), *command.parties])
@@ -127,7 +133,7 @@ class Application:
         command = await with_quota(command, ledger=self.ledger, visit=lambda i: self.state_of(INSPECTIONS, i))
         return await self.handler.execute(
             decider, aggregate_id, command, expected_seq=expected_seq, event_ids=event_ids,
-            envelope=envelope, retrying=retrying,
+            envelope=envelope, retrying=retrying, signing=signing,
         )
 
     async def agreement(self, agreement_id: str) -> agreements.Agreement:

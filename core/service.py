@@ -22,6 +22,12 @@ fold the stream, since only the stream knows every event id.
 
 One command → one aggregate → one append. Per-aggregate locks serialise commands inside one
 process so they do not conflict with each other needlessly.
+
+A client-signed command (`signing`, `core.integrity.client_signing`) is always decided on the
+history folded from the store, never on a cached state: what the client signs must be exactly what
+would be appended, and a stale guess would only make its signature fail later. Its prepare returns
+the sealed, unsigned events without appending; its submit attaches the client's signatures instead
+of the server's, and a conflicting append is not retried (a new decision would not match them).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from uuid6 import uuid7
 
@@ -39,6 +45,9 @@ from core.errors import Conflict, Rejected
 from core.events import decode
 from core.identity import Principal
 from core.ports import AggregateRef, EventStore, Signer, StateSource
+
+if TYPE_CHECKING:
+    from core.integrity.client_signing import ClientSigning
 
 MAX_ATTEMPTS = 3
 
@@ -56,17 +65,23 @@ class Loaded:
     version: int = 0
     last_seq: int = 0
     last_hash: str | None = None
+    #: `time` of the last event, when known (folded from the store; not from a state source).
+    last_time: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class Outcome:
-    """What an accepted command did: the sealed events and the stream sequence of the last one."""
+    """What an accepted command did: the sealed events and the stream sequence of the last one.
+
+    `prepared`: the events were decided and sealed for a client to sign, and not appended (`seq`
+    is then the aggregate's current last sequence)."""
 
     aggregate_id: str
     seq: int
     events: tuple[Event, ...]
     state: Any
     duplicate: bool = False
+    prepared: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,13 +134,13 @@ class CommandHandler:
         return loaded, True
 
     async def _fold(self, decider: Decider[Any, Any], ref: AggregateRef) -> tuple[Loaded, set[str]]:
-        state, version, seq, last_hash, ids = decider.initial, 0, 0, None, set()
+        state, version, seq, last_hash, last_time, ids = decider.initial, 0, 0, None, None, set()
         for stored in await self._store.load(ref):
             envelope = stored.event
             state = decider.evolve(state, decode(envelope), Fact.of(envelope, seq=stored.seq))
-            version, seq, last_hash = envelope.aggversion, stored.seq, envelope.hash
+            version, seq, last_hash, last_time = envelope.aggversion, stored.seq, envelope.hash, envelope.time
             ids.add(envelope.id)
-        return Loaded(state=state, version=version, last_seq=seq, last_hash=last_hash), ids
+        return Loaded(state=state, version=version, last_seq=seq, last_hash=last_hash, last_time=last_time), ids
 
     def _remember(self, ref: AggregateRef, loaded: Loaded) -> None:
         self._cache[ref] = loaded
@@ -146,6 +161,7 @@ class CommandHandler:
         event_ids: Sequence[str] = (),
         envelope: Envelope = Envelope(),
         retrying: bool = False,
+        signing: ClientSigning | None = None,
     ) -> Outcome:
         """Decide `command` on the aggregate and append what it causes.
 
@@ -153,6 +169,8 @@ class CommandHandler:
         `Conflict`. Without it, a conflict caused by a concurrent writer is retried on fresh state.
         `event_ids` fixes the ids of the resulting events (idempotent retries); with `retrying`,
         an aggregate that already holds the first of them returns the original outcome.
+        `signing`: a client signs the events (prepare: return them unappended; submit: append
+        them with the client's checked signatures).
         """
         ref = AggregateRef(type=decider.type, id=aggregate_id)
         lock = self._locks.setdefault(ref, asyncio.Lock())
@@ -160,7 +178,7 @@ class CommandHandler:
             try:
                 return await self._execute_locked(
                     decider, ref, command, expected_seq=expected_seq, event_ids=event_ids,
-                    envelope=envelope, retrying=retrying,
+                    envelope=envelope, retrying=retrying, signing=signing,
                 )
             finally:
                 if not lock._waiters:  # type: ignore[attr-defined]
@@ -169,13 +187,14 @@ class CommandHandler:
     async def _execute_locked(
         self, decider: Decider[Any, Any], ref: AggregateRef, command: Any, *,
         expected_seq: int | None, event_ids: Sequence[str], envelope: Envelope, retrying: bool,
+        signing: ClientSigning | None = None,
     ) -> Outcome:
         if retrying and event_ids:
             loaded, ids = await self._fold(decider, ref)
             self._remember(ref, loaded)
             if event_ids[0] in ids:
                 return Outcome(aggregate_id=ref.id, seq=loaded.last_seq, events=(), state=loaded.state, duplicate=True)
-        fresh = False
+        fresh = signing is not None  # a client signs exactly what the stored history decides
         for attempt in range(1, MAX_ATTEMPTS + 1):
             created = None if fresh or expected_seq is not None else self._creates(decider, ref, command)
             if created is not None:  # appended expecting sequence 0: the store checks it is new
@@ -203,13 +222,25 @@ class CommandHandler:
                     fresh = True
                     loaded = await self.load(decider, ref.id, fresh=True)
                     domain_events = decider.decide(loaded.state, command)
-            if not domain_events:
-                return Outcome(aggregate_id=ref.id, seq=loaded.last_seq, events=(), state=loaded.state)
-            sealed = self._seal(ref, loaded, domain_events, command, event_ids, envelope)
+            what = f"{ref.type} {ref.id}"
+            if signing is not None:
+                signing.admit(at=command.at, last_time=loaded.last_time, what=what)
+            if not domain_events and (signing is None or signing.prepare):
+                return Outcome(aggregate_id=ref.id, seq=loaded.last_seq, events=(), state=loaded.state,
+                               prepared=signing is not None)
+            sealed = self._seal(ref, loaded, domain_events, command, event_ids, envelope, signed=signing is None)
+            if signing is not None:
+                sealed = signing.apply(sealed, what=what, current_seq=loaded.last_seq)
+                if signing.prepare:
+                    return Outcome(aggregate_id=ref.id, seq=loaded.last_seq, events=tuple(sealed), state=loaded.state,
+                                   prepared=True)
             try:
                 seq = await self._store.append(ref, sealed, expected_seq=loaded.last_seq)
-            except Conflict:
+            except Conflict as conflict:
                 self.forget(ref)
+                if signing is not None:
+                    raise Conflict(f"{what} changed since you prepared; prepare again and sign the new events",
+                                   current_seq=conflict.current_seq) from conflict
                 if expected_seq is not None or attempt == MAX_ATTEMPTS:
                     raise
                 fresh = True
@@ -221,7 +252,8 @@ class CommandHandler:
             for offset, event in enumerate(sealed):
                 fact = Fact.of(event, seq=seq - len(sealed) + 1 + offset)
                 state = decider.evolve(state, decode(event), fact)
-            self._remember(ref, Loaded(state=state, version=sealed[-1].aggversion, last_seq=seq, last_hash=sealed[-1].hash))
+            self._remember(ref, Loaded(state=state, version=sealed[-1].aggversion, last_seq=seq, last_hash=sealed[-1].hash,
+                                       last_time=sealed[-1].time))
             return Outcome(aggregate_id=ref.id, seq=seq, events=tuple(sealed), state=state)
         raise AssertionError("unreachable")
 
@@ -237,7 +269,7 @@ class CommandHandler:
 
     def _seal(
         self, ref: AggregateRef, loaded: Loaded, domain_events: Sequence[Any], command: Any,
-        event_ids: Sequence[str], envelope: Envelope,
+        event_ids: Sequence[str], envelope: Envelope, *, signed: bool = True,
     ) -> list[Event]:
         by: Principal = command.by
         prevhash, version, out = loaded.last_hash, loaded.version, []
@@ -260,7 +292,7 @@ class CommandHandler:
                 data=domain_event.payload(),
             )
             sealed = seal(event, prevhash=prevhash)
-            if self.signer is not None:
+            if signed and self.signer is not None:
                 sealed = self.signer.sign(sealed)
             out.append(sealed)
             prevhash = sealed.hash

@@ -80,34 +80,20 @@ async def _verify_api(api: str, token: str, progress):  # noqa: ANN001, ANN202
         raise fail(f"cannot reach {api}: {err}", code=2) from None
 
 
-def notary(once: bool = typer.Option(False, help="Certify up to the stream's end, publish one checkpoint, exit.")) -> None:
-    """Follow the stream and publish signed checkpoints (PARLEY_CHECKPOINT_EVERY_EVENTS / _SECONDS)."""
+def notary(
+    once: bool = typer.Option(False, help="Certify up to the stream's end, publish one checkpoint, exit."),
+    lease_seconds: float = typer.Option(
+        10.0, min=1, envvar="PARLEY_NOTARY_LEASE_SECONDS",
+        help="TTL of the lease that makes one of several notaries publish; a standby takes over this long after the active one dies.",
+    ),
+) -> None:
+    """Follow the stream and publish signed checkpoints (PARLEY_CHECKPOINT_EVERY_EVENTS / _SECONDS).
 
-    async def main() -> None:
-        import asyncio
+    Only while holding the notary lease (NATS KV), the same one `parley up` takes: run several
+    for availability, one publishes. `--once` refuses while another notary holds it."""
+    from adapters.cli.notarizing import notarize
 
-        from adapters import logs
-        from adapters.integrity.wiring import ensure_system_key, open_notary
-        from adapters.runtime import Runtime
-
-        settings = Settings()
-        logs.configure(fmt=settings.log_format, level=settings.log_level)  # on stderr: stdout is the note
-        runtime = await Runtime.open(settings)
-        try:
-            await ensure_system_key(runtime)
-            service = open_notary(runtime)
-            if once:
-                await service.start()
-                await service.tree.catch_up()
-                if service.tree.size > service.certified or service.latest is None:
-                    await service.publish()
-                typer.echo(service.latest.encode() if service.latest else "", nl=False)
-                return
-            await service.run(asyncio.Event())
-        finally:
-            await runtime.close()
-
-    run_async(main)()
+    run_async(notarize, service=not once)(Settings(), once=once, lease_seconds=lease_seconds)
 
 
 # --- witness --------------------------------------------------------------------------------------

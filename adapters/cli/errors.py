@@ -8,6 +8,7 @@ from typing import Any, Awaitable, Callable, TypeVar
 
 import typer
 
+from adapters.cli import event_loop
 from core.errors import ParleyError
 
 T = TypeVar("T")
@@ -22,12 +23,15 @@ def fail(message: str, *, code: int = REFUSED) -> typer.Exit:
     return typer.Exit(code)
 
 
-def run_async(main: Callable[..., Awaitable[T]]) -> Callable[..., T]:
-    """Run an async command body, turning known failures into one line + exit code."""
+def run_async(main: Callable[..., Awaitable[T]], *, service: bool = False) -> Callable[..., T]:
+    """Run an async command body, turning known failures into one line + exit code.
+    `service`: a long-running process (API, projector, notary), run on uvloop (adapters/cli/event_loop.py)."""
 
     @functools.wraps(main)
     def wrapper(*args: Any, **kwargs: Any) -> T:
         try:
+            if service:
+                return event_loop.run(main(*args, **kwargs))  # type: ignore[arg-type]
             return asyncio.run(main(*args, **kwargs))
         except typer.Exit:
             raise

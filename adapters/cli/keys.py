@@ -22,8 +22,16 @@ def keys_create(
     holder: str = typer.Argument(..., help="A party code (USA) or `system`"),
     import_from: Optional[Path] = typer.Option(None, "--import", exists=True, dir_okay=False,
                                                help="Use this signer key file (PRIVATE+KEY+…) instead of generating one"),
+    public: Optional[Path] = typer.Option(None, "--public", exists=True, dir_okay=False,
+                                          help="Publish only this verifier key file (USA+…): the party keeps the private "
+                                               "key and signs its own events (`keys sign-event`); a key held here is retired"),
 ) -> None:
     """Create (or rotate) a key pair: private key 0600 in the keys directory, public key published as an event."""
+    if public is not None:
+        if import_from is not None:
+            raise fail("--public and --import exclude each other: --public keeps the private key away from this server")
+        _publish_public(holder, public)
+        return
 
     async def main() -> None:
         from adapters.integrity.keys_admin import create_key
@@ -54,6 +62,98 @@ def keys_create(
         typer.echo(change.key.verifier.encode())
 
     run_async(main)()
+
+
+def _publish_public(holder: str, public: Path) -> None:
+    async def main() -> None:
+        from adapters.integrity.client_keys import publish_public_key
+        from adapters.integrity.wiring import key_directory
+        from adapters.runtime import Runtime
+        from core.identity import Principal, Role
+        from core.integrity.notes import NoteError, VerifierKey
+
+        try:
+            key = VerifierKey.parse(public.read_text())
+        except NoteError as err:
+            raise fail(f"{public}: {err}") from None
+        runtime = await Runtime.open(Settings())
+        try:
+            change = await publish_public_key(runtime.app, key_directory(runtime), holder=holder, key=key,
+                                              by=Principal(actor="cli", role=Role.ADMIN))
+        finally:
+            await runtime.close()
+        typer.echo(f"{holder}: public key {change.key.id_hex} published at sequence {change.published_seq}"
+                   " (no private key held here: its officers sign their own events)")
+        if change.retired is not None:
+            typer.echo(f"retired key {change.retired.id_hex} held here at sequence {change.retired_seq}")
+
+    run_async(main)()
+
+
+@keys_app.command("generate")
+def keys_generate(
+    name: str = typer.Argument(..., help="The party code the key is for (its name), e.g. USA"),
+    out: Path = typer.Option(..., "--out", "-o", dir_okay=False, help="Where to write the private key (mode 0600; must not exist)"),
+) -> None:
+    """Make a key pair on this machine, without a server: the private key goes to --out, the
+    public key to stdout (publish it with `parley keys create NAME --public FILE` on the server)."""
+    import os
+
+    from core.identity import PARTY_CODE
+    from core.integrity.notes import SignerKey
+
+    if not PARTY_CODE.match(name):
+        raise fail(f"{name!r} is not a party code (e.g. USA): a client signing key is named like its party")
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise fail(f"{out} exists; not overwriting a key") from None
+    key = SignerKey.generate(name)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key.encode() + "\n")
+    typer.echo(key.verifier.encode())
+
+
+@keys_app.command("sign-event")
+def keys_sign_event(
+    key: Path = typer.Option(..., "--key", exists=True, dir_okay=False, help="The party's signer key file (PRIVATE+KEY+…)"),
+    headers: bool = typer.Option(False, "--headers", help="Print every submit header as `Name: value` lines (for curl -H @file)"),
+) -> None:
+    """Sign the events of a prepare response (JSON on stdin) on this machine; print the Parley-Signature value.
+
+    Each event is checked before it is signed (its hash matches its content, it is asserted by the
+    key's party) and summarised on stderr, so you see what you sign. The private key never leaves here."""
+    import sys
+
+    from core.errors import Invalid
+    from core.integrity.client_signing import sign_prepared, signatures_header
+    from core.integrity.notes import NoteError, SignerKey
+
+    try:
+        signer = SignerKey.parse(key.read_text())
+    except NoteError as err:
+        raise fail(f"{key}: {err}") from None
+    try:
+        prepared = json.loads(sys.stdin.read())
+    except ValueError as err:
+        raise fail(f"stdin is not the JSON of a prepare response: {err}") from None
+    if not isinstance(prepared, dict):
+        raise fail("stdin is not the JSON object of a prepare response")
+    try:
+        signatures = sign_prepared(prepared, signer)
+    except (Invalid, ValueError) as err:
+        raise fail(f"not signed: {err}") from None
+    for item in prepared["events"]:
+        event = item["event"]
+        typer.echo(f"signing {event['type']} {event['aggtype']} {event['subject']} v{event['aggversion']}"
+                   f" at {event['time']} by {event['source']}: {json.dumps(event['data'])[:300]}", err=True)
+    value = signatures_header(signatures)
+    if not headers:
+        typer.echo(value)
+        return
+    for name, header in (prepared.get("submit_headers") or {}).items():
+        typer.echo(f"{name}: {header}")
+    typer.echo(f"Parley-Signature: {value}")
 
 
 @keys_app.command("retire")

@@ -36,7 +36,7 @@ def up(port: Optional[int] = typer.Option(None, help="HTTP port (default PARLEY_
     settings = Settings()
     if port is not None:
         settings = settings.model_copy(update={"http_port": port})
-    run_async(serve)(settings, with_projector=True, demo=demo)
+    run_async(serve, service=True)(settings, with_projector=True, demo=demo)
 
 
 @app.command("serve")
@@ -44,7 +44,7 @@ def serve_api(projector: bool = typer.Option(False, help="Also run the projector
     """The HTTP API only (run `parley project` beside it, or pass --projector)."""
     from adapters.cli.serve import serve
 
-    run_async(serve)(Settings(), with_projector=projector)
+    run_async(serve, service=True)(Settings(), with_projector=projector)
 
 
 @app.command()
@@ -72,7 +72,7 @@ def project(
     if not once:
         from adapters.cli.projecting import project_forever
 
-        run_async(project_forever)(Settings(), lease_seconds=lease_seconds)
+        run_async(project_forever, service=True)(Settings(), lease_seconds=lease_seconds)
         return
 
     async def main() -> None:
@@ -271,18 +271,7 @@ def token_list() -> None:
 
 @token_app.command("revoke")
 def token_revoke(token_id: str) -> None:
-    """Revoke a token at once."""
+    """Revoke a token at once (running API processes are told over NATS)."""
+    from adapters.cli.revoking import revoke
 
-    async def main() -> None:
-        from adapters.sql.engine import create_engine
-        from adapters.sql.tokens import TokenStore
-
-        engine = create_engine(Settings().resolved_database_url)
-        try:
-            if not await TokenStore(engine).revoke(token_id):
-                raise fail(f"no active token {token_id}")
-            typer.echo(f"revoked {token_id}")
-        finally:
-            await engine.dispose()
-
-    run_async(main)()
+    run_async(revoke)(Settings(), token_id)

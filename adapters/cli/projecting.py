@@ -15,6 +15,7 @@ import signal
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from adapters.cli import collector
 from adapters.cli.errors import fail
 from adapters.runtime import Runtime
 from adapters.settings import Settings
@@ -30,6 +31,7 @@ async def project_forever(settings: Settings, *, lease_seconds: float) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     runtime = await Runtime.open(settings)
+    collector.settle()  # see adapters/cli/collector.py
     lease = runtime.projector_lease(ttl=lease_seconds)
     typer.echo(f"projector lease {lease.name} (holder {lease.holder}, TTL {lease.ttl:g} s)")
 

@@ -12,6 +12,7 @@ import typer
 import uvicorn
 
 from adapters import logs
+from adapters.cli import collector
 from adapters.http.app import create_app
 from adapters.integrity.wiring import run_notary
 from adapters.jetstream.lease import DEFAULT_TTL_SECONDS
@@ -70,13 +71,17 @@ async def serve(settings: Settings, *, with_projector: bool, announce: bool = Tr
             # an embedded server is this process's own, so there is nobody to share it with.
             lease = None if runtime.embedded is not None else DEFAULT_TTL_SECONDS
             projector = asyncio.create_task(runtime.run_projector(stop, lease_seconds=lease), name="projector")
-            notary = asyncio.create_task(run_notary(runtime, stop, lease_seconds=lease), name="notary")  # issue 6
+            # The notary takes its lease even on an embedded server: a separate `parley notary`
+            # may connect to that server too, and two notaries must never both publish.
+            notary = asyncio.create_task(run_notary(runtime, stop, lease_seconds=DEFAULT_TTL_SECONDS), name="notary")
             scheduler = asyncio.create_task(run_scheduler(runtime, stop), name="scheduler")
+        # http="auto" is httptools (a pinned dependency, C parser); the loop is uvloop (event_loop.py)
         config = uvicorn.Config(
             create_app(runtime), host=settings.http_host, port=settings.http_port,
             log_level="warning", access_log=False, lifespan="off",
         )
         server = uvicorn.Server(config)
+        collector.settle()  # before taking requests: see adapters/cli/collector.py
         if announce:
             url = f"http://{settings.http_host}:{settings.http_port}"
             typer.echo(f"Parley is running at {url}  (API docs: {url}/docs)")

@@ -20,7 +20,12 @@ immutable event log, and serves read models built from it.
 
 Authenticate with `Authorization: Bearer <token>`. Errors are RFC 9457 problem+json. Every POST
 accepts `Idempotency-Key`; aggregates carry an `ETag` (their last stream sequence) and writes
-honour `If-Match`. Reads accept `min_seq` to wait for your own write to be projected."""
+honour `If-Match`. Reads accept `min_seq` to wait for your own write to be projected.
+
+A party may sign its own events: any write sent with `Parley-Sign: prepare` answers 200 with the
+events it would append and the bytes to sign, and appends nothing; the same write sent again with
+the returned `submit_headers` and `Parley-Signature: <key name> <base64>` is appended with that
+signature once it verifies with the party's published key (422 if not; 409: prepare again)."""
 
 
 def create_app(runtime: Runtime) -> FastAPI:

@@ -1,6 +1,8 @@
 """Running a command from an HTTP request: If-Match, Idempotency-Key, and the write response.
 
-Handlers build a core command and call `run`; everything HTTP-specific about writes lives here.
+Handlers build a core command and call `run`; everything HTTP-specific about writes lives here,
+including client-signed writes (`Parley-Sign: prepare`, then the submit with `Parley-Signature`:
+`adapters/http/client_signatures.py`), so every command route supports them.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from typing import Any, Callable
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from core.errors import Invalid, NotFound, Rejected
+from adapters.http import client_signatures as cs
+from core.errors import Conflict, Invalid, NotFound, Rejected
 from core.service import Envelope, Outcome
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -45,14 +48,16 @@ async def run(
     """Build the command (given the aggregate id), execute it once, answer with its outcome.
 
     `aggregate_id` is None for creations: a new id is chosen, and remembered with the
-    Idempotency-Key so a retry creates nothing new.
+    Idempotency-Key so a retry creates nothing new (client-signed: the first event's id).
+    A prepare (`Parley-Sign: prepare`) answers with the events to sign and records nothing.
     """
     runtime = request.app.state.runtime
     app = runtime.app
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    correlation = getattr(request.state, "correlation_id", None)
-    event_ids = [app.new_id()]
-    target = aggregate_id or app.new_id()
+    signed = cs.signing_request(request)
+    key = request.headers.get(IDEMPOTENCY_HEADER) if signed is None or not signed.prepare else None
+    correlation = getattr(request.state, "correlation_id", None) if signed is None else signed.correlation_id
+    event_ids = list(signed.event_ids) if signed is not None and signed.event_ids else [cs.first_event_id(request, app.new_id)]
+    target = aggregate_id or (event_ids[0] if signed is not None else app.new_id())
     retrying = False
     scope = ""
     if key is not None:
@@ -73,6 +78,9 @@ async def run(
                     scope=scope, key=key, request_hash=fingerprint, event_ids=event_ids, aggregate_id=target
                 )
             record = settled
+        if signed is not None and not record.done and record.existed and record.event_ids != event_ids:
+            raise Conflict(f"this Idempotency-Key belongs to an earlier submit of event {record.event_ids[0]} that is not"
+                           " settled; repeat that submit with its own headers, or use a new Idempotency-Key")
         if record.done:
             response = JSONResponse(record.response_body, status_code=record.response_status or 200)
             response.headers["Idempotent-Replayed"] = "true"
@@ -83,14 +91,24 @@ async def run(
             return response
         event_ids, target, retrying = record.event_ids, record.aggregate_id or target, record.existed
     try:
+        command, signing = build(target), None
+        if signed is not None:
+            command = cs.pinned(command, signed, now=app.clock.now(), backfilled=backfilled)
+            signing = await cs.client_signing(runtime, command, signed)
         outcome = await app.execute(
-            build(target), expected_seq=expected_version(request), event_ids=event_ids,
-            envelope=Envelope(correlation_id=correlation, backfilled=backfilled), retrying=retrying,
+            command, expected_seq=expected_version(request), event_ids=event_ids,
+            envelope=Envelope(correlation_id=correlation, backfilled=backfilled), retrying=retrying, signing=signing,
         )
     except (Rejected, NotFound):
         if key is not None:
             await runtime.idempotency.abandon(scope=scope, key=key)
         raise
+    except Conflict:
+        if key is not None and signed is not None:  # nothing appended; the re-prepared submit may reuse the key
+            await runtime.idempotency.abandon(scope=scope, key=key)
+        raise
+    if outcome.prepared and signing is not None and signed is not None:
+        return cs.prepared_response(outcome, signing, signed)
     payload = view(outcome)
     status = 201 if created else 200
     if key is not None:

@@ -51,6 +51,13 @@ def open_notary(runtime: Runtime, audit: AuditSettings | None = None) -> Notary:
                   every_events=audit.checkpoint_every_events, every_seconds=audit.checkpoint_every_seconds)
 
 
+def notary_lease(runtime: Runtime, *, ttl: float) -> Lease:
+    """The lease that makes one notary per stream publish checkpoints (`parley notary` and the
+    notary inside `parley up` / `serve --projector` take the same one)."""
+    return Lease(runtime.nc, name=lease_key("notary", runtime.settings.stream), ttl=ttl,
+                 replicas=runtime.settings.stream_replicas)
+
+
 async def run_notary(runtime: Runtime, stop: asyncio.Event, *, lease_seconds: float | None = None,
                      audit: AuditSettings | None = None) -> None:
     """The notary inside `parley up` / `serve --projector`: a failure is logged (never silent) and
@@ -63,9 +70,7 @@ async def run_notary(runtime: Runtime, stop: asyncio.Event, *, lease_seconds: fl
         if lease_seconds is None:
             await work(stop)
         else:
-            lease = Lease(runtime.nc, name=lease_key("notary", runtime.settings.stream), ttl=lease_seconds,
-                          replicas=runtime.settings.stream_replicas)
-            await lease.hold(work, stop)
+            await notary_lease(runtime, ttl=lease_seconds).hold(work, stop)
     except asyncio.CancelledError:
         raise
     except Exception as error:  # noqa: BLE001 - reported, not swallowed

@@ -125,6 +125,11 @@ class JetStreamEventStore:
                 f"the event store did not confirm event {event.id} ({type(err).__name__}); "
                 "retrying the same command is safe"
             ) from err
+        if ack.duplicate:
+            # The expected sequence held, so our event is not this subject's tail: another
+            # stored event already has this id (an id a client pinned) and nothing was stored.
+            raise Invalid(f"event id {event.id} is already used by the event at stream sequence {ack.seq};"
+                          " an event id must be new (prepare again for a fresh one)")
         return ack.seq
 
     async def _resolve_conflict(

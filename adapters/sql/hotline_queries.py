@@ -3,6 +3,9 @@
 Visibility is the caller's job to pass in (`party=`): hotline records are returned only when the
 party is one end of the channel (check calls: a party of the agreement); `party=None` means an
 auditor's unrestricted view. Rows come back as plain dicts of JSON-friendly values.
+
+Lists take `until_seq`: only records whose last event is at or before it — the part of an as-of
+read the live rows answer unchanged (adapters/sql/as_of.py).
 """
 
 from __future__ import annotations
@@ -15,12 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql import tables as t
 from adapters.sql.queries import MAX_LIMIT, Source, _connection
+from core.hotline import check_calls
 
 Row = dict[str, Any]
 
 
 def _dicts(result: Any) -> list[Row]:
     return [dict(row._mapping) for row in result]
+
+
+def _until(table: sa.Table, until_seq: int | None) -> Any:
+    return sa.true() if until_seq is None else table.c.last_seq <= until_seq
 
 
 def _channel(table: sa.Table, party: str | None) -> Any:
@@ -31,9 +39,9 @@ def _channel(table: sa.Table, party: str | None) -> Any:
 
 # --- agreements --------------------------------------------------------------------------------
 
-async def list_agreements(source: Source, *, party: str | None) -> list[Row]:
+async def list_agreements(source: Source, *, party: str | None, until_seq: int | None = None) -> list[Row]:
     a, ap = t.agreements, t.agreement_parties
-    query = sa.select(a).order_by(a.c.id)
+    query = sa.select(a).where(_until(a, until_seq)).order_by(a.c.id)
     if party is not None:
         query = query.where(a.c.id.in_(sa.select(ap.c.agreement_id).where(ap.c.party == party)))
     async with _connection(source) as conn:
@@ -59,11 +67,11 @@ async def get_agreement(source: Source, agreement_id: str) -> Row | None:
 async def list_messages(
     source: Source, *, party: str | None, agreement_id: str | None = None, box: str | None = None,
     status: str | None = None, overdue_at: datetime | None = None, before_seq: int | None = None,
-    limit: int = 100,
+    limit: int = 100, until_seq: int | None = None,
 ) -> list[Row]:
     """Newest first; `before_seq` pages (the last row's `sent_seq`). `box`: inbox | outbox."""
     m = t.hotline_messages
-    query = sa.select(m).where(_channel(m, party)).order_by(m.c.sent_seq.desc()).limit(min(limit, MAX_LIMIT))
+    query = sa.select(m).where(_channel(m, party), _until(m, until_seq)).order_by(m.c.sent_seq.desc()).limit(min(limit, MAX_LIMIT))
     if box == "inbox" and party is not None:
         query = query.where(m.c.to_party == party)
     elif box == "outbox" and party is not None:
@@ -100,33 +108,55 @@ async def get_message(source: Source, message_id: str, *, party: str | None) -> 
 
 # --- check calls -------------------------------------------------------------------------------
 
-async def list_check_calls(source: Source, agreement_id: str, *, party: str | None = None, limit: int = 500) -> list[Row]:
+def _slots_until(until_seq: int | None) -> Any:
+    """Check-call rows of slots whose last event is at or before `until_seq` (the rows have no
+    sequence of their own: the slot aggregate's is in `aggregate_states`)."""
+    if until_seq is None:
+        return sa.true()
+    s = t.aggregate_states
+    return t.check_calls.c.slot_id.in_(
+        sa.select(s.c.id).where(s.c.aggtype == check_calls.AGGREGATE, s.c.last_seq <= until_seq))
+
+
+async def list_check_calls(source: Source, agreement_id: str, *, party: str | None = None, limit: int = 500,
+                           until_seq: int | None = None) -> list[Row]:
     c = t.check_calls
-    query = sa.select(c).where(c.c.agreement_id == agreement_id).order_by(c.c.slot_start.desc(), c.c.party).limit(min(limit, MAX_LIMIT))
+    query = sa.select(c).where(c.c.agreement_id == agreement_id, _slots_until(until_seq)).order_by(c.c.slot_start.desc(), c.c.party).limit(min(limit, MAX_LIMIT))
     if party is not None:
         query = query.where(c.c.party == party)
     async with _connection(source) as conn:
         return _dicts(await conn.execute(query))
 
 
+async def check_call_outcomes(source: Source, agreement_id: str, *, until_seq: int | None = None) -> list[Row]:
+    """Every recorded check call of the agreement as `{party, slot_start, outcome}`, by party
+    then slot: what `streaks` counts."""
+    c = t.check_calls
+    async with _connection(source) as conn:
+        return _dicts(await conn.execute(
+            sa.select(c.c.party, c.c.slot_start, c.c.outcome)
+            .where(c.c.agreement_id == agreement_id, _slots_until(until_seq)).order_by(c.c.party, c.c.slot_start)
+        ))
+
+
 async def check_call_streaks(source: Source, agreement_id: str) -> dict[str, Row]:
     """Per answering party: slots answered and missed, the current run of misses (ending at the
     latest recorded slot) and the longest run, over every recorded slot in order."""
-    c = t.check_calls
-    async with _connection(source) as conn:
-        rows = await conn.execute(
-            sa.select(c.c.party, c.c.outcome).where(c.c.agreement_id == agreement_id).order_by(c.c.party, c.c.slot_start)
-        )
-        out: dict[str, Row] = {}
-        for row in rows:
-            s = out.setdefault(row.party, {"answered": 0, "missed": 0, "current_missed_streak": 0, "longest_missed_streak": 0})
-            if row.outcome == "missed":
-                s["missed"] += 1
-                s["current_missed_streak"] += 1
-                s["longest_missed_streak"] = max(s["longest_missed_streak"], s["current_missed_streak"])
-            else:
-                s["answered"] += 1
-                s["current_missed_streak"] = 0
+    return streaks(await check_call_outcomes(source, agreement_id))
+
+
+def streaks(outcomes: list[Row]) -> dict[str, Row]:
+    """`check_call_streaks` of outcome rows ordered by party, then slot start."""
+    out: dict[str, Row] = {}
+    for row in outcomes:
+        s = out.setdefault(row["party"], {"answered": 0, "missed": 0, "current_missed_streak": 0, "longest_missed_streak": 0})
+        if row["outcome"] == "missed":
+            s["missed"] += 1
+            s["current_missed_streak"] += 1
+            s["longest_missed_streak"] = max(s["longest_missed_streak"], s["current_missed_streak"])
+        else:
+            s["answered"] += 1
+            s["current_missed_streak"] = 0
     for s in out.values():
         total = s["answered"] + s["missed"]
         s["availability"] = s["answered"] / total if total else None
@@ -136,9 +166,9 @@ async def check_call_streaks(source: Source, agreement_id: str) -> dict[str, Row
 # --- call and explanation requests -------------------------------------------------------------
 
 async def list_requests(source: Source, kind: str, *, party: str | None, agreement_id: str | None = None,
-                        status: str | None = None, limit: int = 100) -> list[Row]:
+                        status: str | None = None, limit: int = 100, until_seq: int | None = None) -> list[Row]:
     r = t.hotline_requests
-    query = (sa.select(r).where(r.c.kind == kind, _channel(r, party))
+    query = (sa.select(r).where(r.c.kind == kind, _channel(r, party), _until(r, until_seq))
              .order_by(r.c.requested_at.desc(), r.c.id).limit(min(limit, MAX_LIMIT)))
     if agreement_id is not None:
         query = query.where(r.c.agreement_id == agreement_id)

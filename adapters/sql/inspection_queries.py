@@ -42,9 +42,11 @@ async def list_inspections(
     source: Source, *, party: str | None, kind: str | None = None, status: str | None = None,
     agreement_id: str | None = None, year: int | None = None, role: str | None = None,
     unsubstantiated: bool | None = None, before_seq: int | None = None, limit: int = 100,
+    until_seq: int | None = None,
 ) -> list[Row]:
     """Newest first (by the sequence of the visit's latest event); `before_seq` pages.
-    `role`: "requesting" | "receiving" narrows to visits where `party` plays that role."""
+    `role`: "requesting" | "receiving" narrows to visits where `party` plays that role.
+    `until_seq`: only visits whose last event is at or before it (as-of reads)."""
     i = inspections
     query = sa.select(i).where(_visible(party)).order_by(i.c.last_seq.desc()).limit(min(limit, MAX_LIMIT))
     for column, value in ((i.c.kind, kind), (i.c.status, status), (i.c.agreement_id, agreement_id),
@@ -57,6 +59,8 @@ async def list_inspections(
         query = query.where(i.c.receiving_party == party)
     if before_seq is not None:
         query = query.where(i.c.last_seq < before_seq)
+    if until_seq is not None:
+        query = query.where(i.c.last_seq <= until_seq)
     async with _connection(source) as conn:
         return _dicts(await conn.execute(query))
 
@@ -89,7 +93,9 @@ def _addressed(party: str | None) -> Any:
 async def list_notifications(
     source: Source, *, party: str | None, kind: str | None = None, from_party: str | None = None,
     agreement_id: str | None = None, late: bool | None = None, before_seq: int | None = None, limit: int = 100,
+    until_seq: int | None = None,
 ) -> list[Row]:
+    """Newest first (by the sequence of the latest event); `until_seq` as in `list_inspections`."""
     n = notifications
     query = sa.select(n).where(_addressed(party)).order_by(n.c.last_seq.desc()).limit(min(limit, MAX_LIMIT))
     for column, value in ((n.c.kind, kind), (n.c.party, from_party), (n.c.agreement_id, agreement_id), (n.c.late, late)):
@@ -97,6 +103,8 @@ async def list_notifications(
             query = query.where(column == value)
     if before_seq is not None:
         query = query.where(n.c.last_seq < before_seq)
+    if until_seq is not None:
+        query = query.where(n.c.last_seq <= until_seq)
     async with _connection(source) as conn:
         rows = _dicts(await conn.execute(query))
         return await _with_recipients(conn, rows)

@@ -89,6 +89,7 @@ notifications = Table(
     Column("last_seq", BigInteger, nullable=False),
     Column("version", Integer, nullable=False),
     Index(None, "party", "kind", "year"),
+    Index(None, "notified_at"),  # the metrics' window (metrics_source)
 )
 
 notification_recipients = Table(

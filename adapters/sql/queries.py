@@ -91,10 +91,14 @@ def _party(row: Any) -> PartyView:
     )
 
 
-async def list_parties(source: Source) -> list[PartyView]:
-    """Every registered party, by code."""
+async def list_parties(source: Source, *, until_seq: int | None = None) -> list[PartyView]:
+    """Every registered party, by code. `until_seq`: only parties whose last event is at or
+    before it (the unchanged part of an as-of read, adapters/sql/as_of.py)."""
+    query = _party_select().order_by(t.parties.c.code)
+    if until_seq is not None:
+        query = query.where(t.parties.c.last_seq <= until_seq)
     async with _connection(source) as conn:
-        rows = await conn.execute(_party_select().order_by(t.parties.c.code))
+        rows = await conn.execute(query)
         return [_party(row) for row in rows]
 
 
@@ -173,10 +177,12 @@ async def list_incidents(
     cursor: str | None = None,
     limit: int = 50,
     visible_to: str | None = None,
+    until_seq: int | None = None,
 ) -> IncidentPage:
     """Incidents newest-reported first. `party`: involving it; `since <= started_at < until`
     (the reporter's account); `cursor`: continue after the page that returned it;
-    `visible_to`: only incidents involving this party (the caller's own, for party roles)."""
+    `visible_to`: only incidents involving this party (the caller's own, for party roles);
+    `until_seq`: only incidents whose last event is at or before it (as-of reads)."""
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid(f"limit must be between 1 and {MAX_LIMIT}")
     for name, value in (("since", since), ("until", until)):
@@ -197,6 +203,8 @@ async def list_incidents(
         query = query.where(i.c.started_at >= since)
     if until is not None:
         query = query.where(i.c.started_at < until)
+    if until_seq is not None:
+        query = query.where(i.c.last_seq <= until_seq)
     if cursor is not None:
         after_time, after_id = decode_cursor(cursor)
         query = query.where(

@@ -87,6 +87,9 @@ hotline_messages = Table(
     Index(None, "to_party", "sent_seq"),
     Index(None, "from_party", "sent_seq"),
     Index(None, "ack_due"),
+    # the metrics' window of a dyad or a party (metrics_source): an ordered pair, or either end
+    Index(None, "to_party", "from_party", "sent_at"),
+    Index(None, "from_party", "sent_at"),
 )
 
 check_calls = Table(
@@ -132,6 +135,9 @@ hotline_requests = Table(
     Column("version", Integer, nullable=False),
     PrimaryKeyConstraint("kind", "id"),
     Index(None, "due"),
+    # the metrics' window of a dyad or a party (metrics_source), as for hotline_messages
+    Index(None, "to_party", "from_party", "requested_at"),
+    Index(None, "from_party", "requested_at"),
 )
 
 hotline_feed = Table(

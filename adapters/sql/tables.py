@@ -139,7 +139,7 @@ incident_parties = Table(
     Column("incident_id", String, ForeignKey("incidents.id"), nullable=False),
     Column("party", String, nullable=False),
     PrimaryKeyConstraint("incident_id", "party"),
-    Index(None, "party"),
+    Index(None, "party", "incident_id"),  # a dyad's incidents: two index-only scans merged on the id
 )
 
 incident_accounts = Table(
@@ -196,7 +196,9 @@ incident_timeline = Table(
     Column("actor", String, nullable=False),
     Column("summary", Text, nullable=False),  # one line a person can read
     Column("data", _json(), nullable=False),  # the event's payload
-    Index(None, "incident_id"),
+    # an incident's rows, and whether it has any in a metrics window (metrics_source._incidents)
+    Index(None, "incident_id", "time"),
+    Index(None, "time", "incident_id"),  # the incidents with rows in a window, for every party
 )
 
 # --- API state (not projections) -----------------------------------------------------------------

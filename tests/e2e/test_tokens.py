@@ -114,3 +114,34 @@ async def test_a_revoked_token_fails_on_the_next_request_in_a_second_api_process
     listed = {t["id"]: t for t in (await api.get("/api/v1/tokens", headers=actors.admin)).json()["items"]}
     assert listed[token_id]["revoked_at"] is not None
     assert (await api.delete(f"/api/v1/tokens/{token_id}", headers=actors.admin)).status_code == 404
+
+
+async def test_parley_token_revoke_reaches_an_api_process_that_cached_the_token(
+    api: httpx.AsyncClient, actors: Actors, second_process: str, settings: Settings, nats_server: EmbeddedNatsServer,
+    tmp_path: Path,
+) -> None:
+    """API processes reuse verified tokens (adapters/token_cache.py); the CLI announces its
+    revocation over NATS like the API does, so the cached token is refused at once."""
+    r = await api.post("/api/v1/tokens", json={"role": "auditor", "label": "revoked by the CLI"}, headers=actors.admin)
+    token_id, secret = r.json()["id"], r.json()["token"]
+    env = environment(
+        PARLEY_HOME=str(tmp_path / "cli"), PARLEY_NATS_URL=nats_server.app_url,
+        PARLEY_DATABASE_URL=settings.resolved_database_url, PARLEY_STREAM=settings.stream,
+        PARLEY_SUBJECT_PREFIX=settings.subject_prefix,
+    )
+    async with httpx.AsyncClient(base_url=second_process) as other:
+        assert (await other.get("/api/v1/parties", headers=bearer(secret))).status_code == 200  # now cached there
+        revoked = subprocess.run([str(PARLEY), "token", "revoke", token_id], env=env, capture_output=True, text=True, timeout=60)
+        assert revoked.returncode == 0 and f"revoked {token_id}" in revoked.stdout, revoked.stderr
+        assert "warning" not in revoked.stderr, revoked.stderr
+        r = await other.get("/api/v1/parties", headers=bearer(secret))
+        assert r.status_code == 401 and "revoked" in r.json()["detail"]
+
+    # Without NATS the revocation still stands, and the command says how long caches may keep it.
+    r = await api.post("/api/v1/tokens", json={"role": "auditor", "label": "revoked offline"}, headers=actors.admin)
+    offline = {**env, "PARLEY_NATS_URL": "nats://127.0.0.1:1"}
+    revoked = subprocess.run([str(PARLEY), "token", "revoke", r.json()["id"]], env=offline, capture_output=True,
+                             text=True, timeout=60)
+    assert revoked.returncode == 0, revoked.stderr
+    assert "warning: running API processes were not told" in revoked.stderr and " 5 s" in revoked.stderr
+    assert (await api.get("/api/v1/parties", headers=bearer(r.json()["token"]))).status_code == 401

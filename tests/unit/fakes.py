@@ -3,8 +3,8 @@
 `MemoryEventStore` passes the same contract suite as the JetStream store
 (`tests/integration/contracts/event_store.py`), so core tests written against it hold for
 production too. It mirrors JetStream where callers could notice: per-aggregate expected
-sequences, deduplication by event id (also of a retry whose first attempt was stored), one
-sequence for the whole log, and recorded times at microsecond resolution.
+sequences, deduplication of a retry whose first attempt was stored (an id stored elsewhere is
+refused), one sequence for the whole log, and recorded times at microsecond resolution.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ class MemoryEventStore:
             if following is not None and following.event.id == event.id:
                 return following.seq  # a retry of an append that was stored
             raise self._conflict(ref, expected)
-        if event.id in self._seq_of_id:
-            return self._seq_of_id[event.id]  # deduplicated, like Nats-Msg-Id
+        if event.id in self._seq_of_id:  # like a Nats-Msg-Id duplicate the JetStream store refuses
+            raise Invalid(f"event id {event.id} is already used by the event at stream sequence {self._seq_of_id[event.id]}")
         stored = StoredEvent(seq=len(self._log) + 1, recorded=self._next_recorded(), event=event)
         self._log.append(stored)
         history.append(stored)

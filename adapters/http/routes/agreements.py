@@ -1,4 +1,5 @@
-"""Agreements: conclude, amend terms, designate contacts, read; check calls of an agreement."""
+"""Agreements: conclude, amend terms, designate contacts, read; check calls of an agreement. The
+reads also as of a past moment (`as_of`/`as_of_seq`, adapters/http/as_of.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from adapters.http import commands
+from adapters.http.as_of import AsOfAsk, as_of_params, headers, read_list, read_one, reader, resolve
 from adapters.http.auth import ANY_ROLE, Hidden, requires, visible_party
 from adapters.http.hotline_schemas import AgreementIn, CheckCallAnswerIn, ContactsIn, TermsIn
 from adapters.http.routes.reads import MinSeq, encode, wait_for
 from adapters.sql import hotline_queries as q
+from adapters.sql.as_of import Order
 from core.agreements import agreement as ag
 from core.errors import Invalid, NotFound
 from core.hotline import check_calls
@@ -85,40 +88,67 @@ async def contacts(request: Request, agreement_id: str, body: ContactsIn,
 
 
 @router.get("", summary="Agreements (a party's members see those binding their party)")
-async def list_agreements(request: Request, min_seq: int | None = MinSeq,
+async def list_agreements(request: Request, min_seq: int | None = MinSeq, ask: AsOfAsk = Depends(as_of_params),
                           who: Principal = Depends(requires(*ANY_ROLE))) -> JSONResponse:
     await wait_for(request, min_seq)
-    rows = await q.list_agreements(request.app.state.runtime.engine, party=visible_party(who))
-    return JSONResponse(encode({"items": rows}))
+
+    def query(source: q.Source, until_seq: int | None = None) -> Any:
+        return q.list_agreements(source, party=visible_party(who), until_seq=until_seq)
+
+    rows, cut = await read_list(request, ask, ag.AGGREGATE, query, Order((("id", False),)))
+    return JSONResponse(encode({"items": rows}), headers=headers(cut))
 
 
 @router.get("/{agreement_id}", summary="One agreement: parties, contacts and every terms version")
 async def get_agreement(request: Request, agreement_id: str, min_seq: int | None = MinSeq,
-                        who: Principal = Depends(requires(*ANY_ROLE))) -> JSONResponse:
+                        ask: AsOfAsk = Depends(as_of_params), who: Principal = Depends(requires(*ANY_ROLE))) -> JSONResponse:
     await wait_for(request, min_seq)
     await _visible(request, agreement_id, who)
-    found = await q.get_agreement(request.app.state.runtime.engine, agreement_id)
+    found, cut = await read_one(request, ask, ag.AGGREGATE, agreement_id,
+                                lambda source: q.get_agreement(source, agreement_id))
     if found is None:
-        raise NotFound(f"agreement {agreement_id} is not projected yet: pass min_seq")
-    return JSONResponse(encode(found), headers={"ETag": commands.etag(found["last_seq"])})
+        raise NotFound(f"agreement {agreement_id} is not projected yet: pass min_seq" if cut is None
+                       else f"agreement {agreement_id} did not exist as of that moment")
+    return JSONResponse(encode(found), headers=headers(cut, ETag=commands.etag(found["last_seq"])))
 
 
 @router.get("/{agreement_id}/check-calls", summary="Recorded check calls, per-party streaks and the next slots")
 async def list_check_calls(request: Request, agreement_id: str, min_seq: int | None = MinSeq,
-                           limit: int = Query(default=200, ge=1, le=1000),
+                           limit: int = Query(default=200, ge=1, le=1000), ask: AsOfAsk = Depends(as_of_params),
                            who: Principal = Depends(requires(*ANY_ROLE))) -> JSONResponse:
     await wait_for(request, min_seq)
     found = await _visible(request, agreement_id, who)
     engine = request.app.state.runtime.engine
-    now = request.app.state.runtime.app.clock.now()
-    upcoming = slots(found, start=now - timedelta(hours=12), end=now + timedelta(days=7))
+    if (cut := await resolve(request, ask)) is None:
+        now = request.app.state.runtime.app.clock.now()
+        items = await q.list_check_calls(engine, agreement_id, limit=limit)
+        streaks = await q.check_call_streaks(engine, agreement_id)
+    else:  # the agreement's terms, the recorded slots and the clock as they stood at the cut
+        now = cut.moment
+        async with reader(request, cut) as at:
+            found = await at.state(ag.AGGREGATE, agreement_id)
+            if found is None:
+                raise NotFound(f"agreement {agreement_id} did not exist as of that moment")
+            items = await at.listing(check_calls.AGGREGATE, lambda source, until: q.list_check_calls(
+                source, agreement_id, limit=limit, until_seq=until), _SLOTS_NEWEST_FIRST, limit=limit)
+            streaks = q.streaks(await at.listing(check_calls.AGGREGATE, lambda source, until: q.check_call_outcomes(
+                source, agreement_id, until_seq=until), _SLOTS_BY_PARTY))
+    try:
+        upcoming = slots(found, start=now - timedelta(hours=12), end=now + timedelta(days=7))
+    except OverflowError:  # only an as_of at the very edge of the calendar gets here
+        raise Invalid("as_of is too close to the first or last day of the calendar to list upcoming check calls") from None
     return JSONResponse(encode({
-        "items": await q.list_check_calls(engine, agreement_id, limit=limit),
-        "streaks": await q.check_call_streaks(engine, agreement_id),
+        "items": items,
+        "streaks": streaks,
         "upcoming": [{"slot_id": s.id, "slot_start": s.start, "window_end": s.window_end, "caller": s.caller,
                       "expected": list(s.expected), "terms_version": s.terms_version}
                      for s in upcoming if s.window_end > now],
-    }))
+    }), headers=headers(cut))
+
+
+#: The orders of `hotline_queries.list_check_calls` and `check_call_outcomes`, for as-of merges.
+_SLOTS_NEWEST_FIRST = Order((("slot_start", True), ("party", False)), ident=("slot_id", "party"))
+_SLOTS_BY_PARTY = Order((("party", False), ("slot_start", False)), ident=("party", "slot_start"))
 
 
 @router.post("/{agreement_id}/check-calls/answer", summary="Answer a scheduled check call within its window")

@@ -1,7 +1,9 @@
 """The hotline: messages, call requests, explanation requests, and the live stream (SSE).
 
 Hotline traffic is visible only to the two parties of its channel and to auditors: anyone else
-(admins included) is refused, and a third party's officer gets the 404 of a missing record.
+(admins included) is refused, and a third party's officer gets the 404 of a missing record. The
+reads also answer as of a past moment (`as_of`/`as_of_seq`, adapters/http/as_of.py); the live
+stream does not (it resumes from a sequence instead).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from adapters.http import commands
+from adapters.http.as_of import AsOfAsk, as_of_params, headers, read_list, read_one, reader, resolve
 from adapters.http.auth import PARTY_ROLES, requires
 from adapters.http.hotline_schemas import (
     AcceptCallIn, AnswerMessageIn, Body, CallRequestIn, DeclineCallIn, Empty, ExplanationIn, MessageIn, NoteIn, ReplyIn,
@@ -22,6 +25,7 @@ from adapters.http.visibility import on_record
 from adapters.http.routes.reads import MinSeq, encode, wait_for
 from adapters.http.tickets import stream_reader
 from adapters.sql import hotline_queries as q
+from adapters.sql.as_of import Order
 from core.errors import NotFound
 from core.hotline import calls, explanations as x, messages as m
 from core.identity import Principal, Role
@@ -92,25 +96,38 @@ async def list_messages(
     agreement_id: str | None = Query(default=None, max_length=64), status: m.Status | None = None,
     overdue: bool = Query(default=False, description="Only messages past their acknowledgement deadline, unacknowledged"),
     before_seq: int | None = Query(default=None, ge=1), limit: int = Query(default=100, ge=1, le=500),
-    min_seq: int | None = MinSeq, who: Principal = Depends(reading),
+    min_seq: int | None = MinSeq, ask: AsOfAsk = Depends(as_of_params), who: Principal = Depends(reading),
 ) -> JSONResponse:
     await wait_for(request, min_seq)
     runtime = request.app.state.runtime
-    rows = await q.list_messages(
-        runtime.engine, party=_party(who), agreement_id=agreement_id, box=box, status=status.value if status else None,
-        overdue_at=runtime.app.clock.now() if overdue else None, before_seq=before_seq, limit=limit,
-    )
-    return JSONResponse(encode({"items": rows, "next_before_seq": rows[-1]["sent_seq"] if len(rows) == limit else None}))
+    cut = await resolve(request, ask)
+    now = runtime.app.clock.now() if cut is None else cut.moment
+
+    def query(source: q.Source, until_seq: int | None = None) -> Any:
+        return q.list_messages(
+            source, party=_party(who), agreement_id=agreement_id, box=box, status=status.value if status else None,
+            overdue_at=now if overdue else None, before_seq=before_seq, limit=limit, until_seq=until_seq,
+        )
+
+    if cut is None:
+        rows = await query(runtime.engine)
+    else:
+        async with reader(request, cut) as at:
+            rows = await at.listing(m.AGGREGATE, query, Order((("sent_seq", True),)), limit=limit)
+    return JSONResponse(encode({"items": rows, "next_before_seq": rows[-1]["sent_seq"] if len(rows) == limit else None}),
+                        headers=headers(cut))
 
 
 @router.get("/messages/{message_id}", summary="One message with its body, answer and timeline")
 async def get_message(request: Request, message_id: str, min_seq: int | None = MinSeq,
-                      who: Principal = Depends(reading)) -> JSONResponse:
+                      ask: AsOfAsk = Depends(as_of_params), who: Principal = Depends(reading)) -> JSONResponse:
     await wait_for(request, min_seq)
-    found = await q.get_message(request.app.state.runtime.engine, message_id, party=_party(who))
+
+    found, cut = await read_one(request, ask, m.AGGREGATE, message_id,
+                           lambda source: q.get_message(source, message_id, party=_party(who)))
     if found is None:
-        raise NotFound(f"message {message_id} not found")
-    return JSONResponse(encode(found), headers={"ETag": commands.etag(found["last_seq"])})
+        raise NotFound(f"message {message_id} not found" + ("" if cut is None else " as of that moment"))
+    return JSONResponse(encode(found), headers=headers(cut, ETag=commands.etag(found["last_seq"])))
 
 
 # --- call requests -----------------------------------------------------------------------------
@@ -146,22 +163,35 @@ _action("/explanations/{explanation_id}/meeting-held", NoteIn,
         lambda i, w, t, b: x.RecordMeetingHeld(request_id=i, by=w, at=t, note=b.note), "Record that the meeting was held")
 
 
+#: The order of `hotline_queries.list_requests`, for as-of merges.
+_REQUESTS_NEWEST_FIRST = Order((("requested_at", True), ("id", False)))
+
+
 def _reads(kind: str, path: str, param: str) -> None:
+    aggtype = calls.AGGREGATE if kind == "call" else x.AGGREGATE
+
     async def listing(request: Request, agreement_id: str | None = Query(default=None, max_length=64),
                       status: str | None = Query(default=None, max_length=32), limit: int = Query(default=100, ge=1, le=500),
-                      min_seq: int | None = MinSeq, who: Principal = Depends(reading)) -> JSONResponse:
+                      min_seq: int | None = MinSeq, ask: AsOfAsk = Depends(as_of_params),
+                      who: Principal = Depends(reading)) -> JSONResponse:
         await wait_for(request, min_seq)
-        rows = await q.list_requests(request.app.state.runtime.engine, kind, party=_party(who),
-                                     agreement_id=agreement_id, status=status, limit=limit)
-        return JSONResponse(encode({"items": rows}))
+
+        def query(source: q.Source, until_seq: int | None = None) -> Any:
+            return q.list_requests(source, kind, party=_party(who), agreement_id=agreement_id, status=status,
+                                   limit=limit, until_seq=until_seq)
+
+        rows, cut = await read_list(request, ask, aggtype, query, _REQUESTS_NEWEST_FIRST, limit=limit)
+        return JSONResponse(encode({"items": rows}), headers=headers(cut))
 
     async def one(request: Request, record_id: str = Path(alias=param, max_length=64), min_seq: int | None = MinSeq,
-                  who: Principal = Depends(reading)) -> JSONResponse:
+                  ask: AsOfAsk = Depends(as_of_params), who: Principal = Depends(reading)) -> JSONResponse:
         await wait_for(request, min_seq)
-        found = await q.get_request(request.app.state.runtime.engine, kind, record_id, party=_party(who))
+
+        found, cut = await read_one(request, ask, aggtype, record_id,
+                               lambda source: q.get_request(source, kind, record_id, party=_party(who)))
         if found is None:
-            raise NotFound(f"{kind} request {record_id} not found")
-        return JSONResponse(encode(found), headers={"ETag": commands.etag(found["last_seq"])})
+            raise NotFound(f"{kind} request {record_id} not found" + ("" if cut is None else " as of that moment"))
+        return JSONResponse(encode(found), headers=headers(cut, ETag=commands.etag(found["last_seq"])))
 
     listing.__name__, one.__name__ = f"list_{path}", f"get_{path}"
     router.add_api_route(f"/{path}", listing, methods=["GET"], summary=f"{kind.title()} requests of your party's channels")

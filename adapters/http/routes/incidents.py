@@ -1,4 +1,5 @@
-"""Incidents: file, act on the lifecycle, list, read, and follow the timeline."""
+"""Incidents: file, act on the lifecycle, list, read, and follow the timeline — the reads also as
+of a past moment (`as_of`/`as_of_seq`, adapters/http/as_of.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any, Callable
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from adapters.http import commands
+from adapters.http import client_signatures, commands
+from adapters.http.as_of import AsOfAsk, as_of_params, headers, reader, resolve
 from adapters.http.auth import ANY_ROLE, on_incident, requires, visible_party
 from adapters.http.routes.reads import MinSeq, encode, wait_for
 from adapters.http.schemas import (
@@ -20,6 +22,7 @@ from core.errors import Invalid, NotFound
 from core.identity import Principal, Role
 from core.incidents import commands as c
 from core.incidents.accounts import Kind
+from core.incidents.events import AGGREGATE as INCIDENT
 from core.incidents.state import Status
 from core.service import Outcome
 
@@ -87,7 +90,8 @@ _action("resolve", ResolveIn, lambda i, w, t, b: c.ResolveIncident(incident_id=i
 async def request_clarification(request: Request, incident_id: str, body: ClarificationIn, who: Principal = Depends(acting_on)) -> JSONResponse:
     app = request.app.state.runtime.app
     at, backfilled = app.time_for(who, body.time)
-    clarification_id = body.id or app.new_id()
+    # the first event's id: the same in a client-signed prepare and its submit (client_signatures)
+    clarification_id = body.id or client_signatures.first_event_id(request, app.new_id)
     return await commands.run(
         request,
         lambda _: c.RequestClarification(incident_id=incident_id, by=who, at=at, clarification_id=clarification_id,
@@ -117,37 +121,58 @@ async def list_incidents(
     cursor: str | None = Query(default=None, max_length=500),
     limit: int = Query(default=50, ge=1, le=500),
     min_seq: int | None = MinSeq,
+    ask: AsOfAsk = Depends(as_of_params),
     who: Principal = Depends(requires(*ANY_ROLE)),
 ) -> JSONResponse:
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise Invalid(f"{name} must include a time zone, e.g. 2024-01-01T00:00:00Z")
     await wait_for(request, min_seq)
-    page = await queries.list_incidents(
-        request.app.state.runtime.engine, party=party, kind=kind.value if kind else None,
-        status=status.value if status else None, since=since, until=until, cursor=cursor, limit=limit,
-        visible_to=visible_party(who),  # a party's members see only incidents involving their party
-    )
-    return JSONResponse(encode(page))
+
+    def query(source: queries.Source, until_seq: int | None = None) -> Any:
+        return queries.list_incidents(
+            source, party=party, kind=kind.value if kind else None,
+            status=status.value if status else None, since=since, until=until, cursor=cursor, limit=limit,
+            visible_to=visible_party(who),  # a party's members see only incidents involving their party
+            until_seq=until_seq,
+        )
+
+    if (cut := await resolve(request, ask)) is None:
+        page = await query(request.app.state.runtime.engine)
+    else:
+        async with reader(request, cut) as at:
+            page = await at.incident_page(query, limit=limit)
+    return JSONResponse(encode(page), headers=headers(cut))
 
 
 @router.get("/{incident_id}", summary="One incident with every party's account")
-async def get_incident(request: Request, incident_id: str, min_seq: int | None = MinSeq, _: Principal = Depends(reading)) -> Response:
+async def get_incident(request: Request, incident_id: str, min_seq: int | None = MinSeq,
+                       ask: AsOfAsk = Depends(as_of_params), _: Principal = Depends(reading)) -> Response:
     await wait_for(request, min_seq)
-    found = await queries.get_incident(request.app.state.runtime.engine, incident_id)
+    engine = request.app.state.runtime.engine
+    if (cut := await resolve(request, ask)) is None:
+        found = await queries.get_incident(engine, incident_id)
+    else:
+        async with reader(request, cut) as at:
+            found = await at.record(INCIDENT, incident_id, lambda source: queries.get_incident(source, incident_id))
     if found is None:
-        raise NotFound(f"incident {incident_id} does not exist (or is not projected yet: pass min_seq)")
+        raise NotFound(f"incident {incident_id} does not exist" + (
+            " (or is not projected yet: pass min_seq)" if cut is None else " as of that moment"))
     body = encode(found)
     tag = commands.etag(body["last_seq"])
     if request.headers.get("if-none-match") == tag:
-        return Response(status_code=304, headers={"ETag": tag})
-    return JSONResponse(body, headers={"ETag": tag})
+        return Response(status_code=304, headers=headers(cut, ETag=tag))
+    return JSONResponse(body, headers=headers(cut, ETag=tag))
 
 
 @router.get("/{incident_id}/timeline", summary="Every event of the incident, in order")
-async def timeline(request: Request, incident_id: str, min_seq: int | None = MinSeq, _: Principal = Depends(reading)) -> JSONResponse:
+async def timeline(request: Request, incident_id: str, min_seq: int | None = MinSeq,
+                   ask: AsOfAsk = Depends(as_of_params), _: Principal = Depends(reading)) -> JSONResponse:
     await wait_for(request, min_seq)
+    cut = await resolve(request, ask)
     items = await queries.incident_timeline(request.app.state.runtime.engine, incident_id)
+    if cut is not None:  # timeline rows are only ever added, each at its event's sequence
+        items = [item for item in items if item.seq <= cut.seq]
     if not items:
-        raise NotFound(f"incident {incident_id} does not exist")
-    return JSONResponse({"items": encode(items)})
+        raise NotFound(f"incident {incident_id} does not exist" + ("" if cut is None else " as of that moment"))
+    return JSONResponse({"items": encode(items)}, headers=headers(cut))

@@ -4,6 +4,10 @@ status per party and year, as of any moment.
 A visit is visible only to its two parties and to auditors (a third party's officer gets the 404
 of a missing record); a notification to its notifier, its addressees and auditors; a party's quota
 only under agreements that bind the caller's party too.
+
+Visits and notifications also read as of a past moment (`as_of`/`as_of_seq`: only what had been
+recorded then, adapters/http/as_of.py). The quota route's `as_of` is older and different: the
+quota in force at a *business* moment, computed from the current read models.
 """
 
 from __future__ import annotations
@@ -16,16 +20,18 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, Field
 
 from adapters.http import commands
+from adapters.http.as_of import AsOfAsk, as_of_params, headers, read_list, read_one
 from adapters.http.auth import PARTY_ROLES, requires
 from adapters.http.visibility import on_record
 from adapters.http.hotline_schemas import Empty, Id, Short
 from adapters.http.routes.reads import MinSeq, encode, wait_for
 from adapters.http.schemas import Body, Code
 from adapters.sql import inspection_queries as q
+from adapters.sql.as_of import Order
 from core.errors import Invalid, NotFound
 from core.identity import Principal, Role
 from core.inspections import commands as c
-from core.inspections.decider import DECIDER as INSPECTIONS
+from core.inspections.decider import AGGREGATE as INSPECTION, DECIDER as INSPECTIONS
 from core.inspections import notifications as n
 from core.inspections.quota import Ground
 from core.inspections.state import Status
@@ -173,6 +179,10 @@ _action("force-majeure", ForceMajeureIn, lambda i, w, t, b: c.DeclarePrevented(i
 
 # --- reads -------------------------------------------------------------------------------------
 
+#: The order of `inspection_queries.list_inspections` and `list_notifications`, for as-of merges.
+_NEWEST_FIRST = Order((("last_seq", True),))
+
+
 @router.get("/api/v1/inspections", summary="Visits your party requested or receives, newest first")
 async def list_inspections(
     request: Request, kind: Kind | None = None, status: Status | None = None,
@@ -180,25 +190,31 @@ async def list_inspections(
     role: str | None = Query(default=None, pattern="^(requesting|receiving)$"),
     unsubstantiated: bool | None = Query(default=None, description="Only refusals flagged (or not) unsubstantiated"),
     before_seq: int | None = Query(default=None, ge=1), limit: int = Query(default=100, ge=1, le=500),
-    min_seq: int | None = MinSeq, who: Principal = Depends(reading),
+    min_seq: int | None = MinSeq, ask: AsOfAsk = Depends(as_of_params), who: Principal = Depends(reading),
 ) -> JSONResponse:
     await wait_for(request, min_seq)
-    rows = await q.list_inspections(
-        request.app.state.runtime.engine, party=_party(who), kind=kind.value if kind else None,
-        status=status.value if status else None, agreement_id=agreement_id, year=year, role=role,
-        unsubstantiated=unsubstantiated, before_seq=before_seq, limit=limit,
-    )
-    return JSONResponse(encode({"items": rows, "next_before_seq": rows[-1]["last_seq"] if len(rows) == limit else None}))
+
+    def query(source: q.Source, until_seq: int | None = None) -> Any:
+        return q.list_inspections(
+            source, party=_party(who), kind=kind.value if kind else None,
+            status=status.value if status else None, agreement_id=agreement_id, year=year, role=role,
+            unsubstantiated=unsubstantiated, before_seq=before_seq, limit=limit, until_seq=until_seq,
+        )
+
+    rows, cut = await read_list(request, ask, INSPECTION, query, _NEWEST_FIRST, limit=limit)
+    return JSONResponse(encode({"items": rows, "next_before_seq": rows[-1]["last_seq"] if len(rows) == limit else None}),
+                        headers=headers(cut))
 
 
 @router.get("/api/v1/inspections/{inspection_id}", summary="One visit: clocks, steps, recorded quota state, timeline")
 async def get_inspection(request: Request, inspection_id: str, min_seq: int | None = MinSeq,
-                         who: Principal = Depends(reading)) -> JSONResponse:
+                         ask: AsOfAsk = Depends(as_of_params), who: Principal = Depends(reading)) -> JSONResponse:
     await wait_for(request, min_seq)
-    found = await q.get_inspection(request.app.state.runtime.engine, inspection_id, party=_party(who))
+    found, cut = await read_one(request, ask, INSPECTION, inspection_id,
+                                     lambda source: q.get_inspection(source, inspection_id, party=_party(who)))
     if found is None:
-        raise NotFound(f"inspection {inspection_id} not found")
-    return JSONResponse(encode(found), headers={"ETag": commands.etag(found["last_seq"])})
+        raise NotFound(f"inspection {inspection_id} not found" + ("" if cut is None else " as of that moment"))
+    return JSONResponse(encode(found), headers=headers(cut, ETag=commands.etag(found["last_seq"])))
 
 
 @router.get("/api/v1/quotas/{party}/{year}", summary="A party's passive quotas for a year, per agreement and kind")
@@ -241,20 +257,28 @@ async def list_notifications(
     request: Request, kind: str | None = Query(default=None, pattern="^(activity|units)$"),
     from_party: str | None = Query(default=None, max_length=16), agreement_id: str | None = Query(default=None, max_length=64),
     late: bool | None = None, before_seq: int | None = Query(default=None, ge=1),
-    limit: int = Query(default=100, ge=1, le=500), min_seq: int | None = MinSeq, who: Principal = Depends(reading),
+    limit: int = Query(default=100, ge=1, le=500), min_seq: int | None = MinSeq,
+    ask: AsOfAsk = Depends(as_of_params), who: Principal = Depends(reading),
 ) -> JSONResponse:
     await wait_for(request, min_seq)
-    rows = await q.list_notifications(request.app.state.runtime.engine, party=_party(who), kind=kind,
-                                      from_party=from_party, agreement_id=agreement_id, late=late,
-                                      before_seq=before_seq, limit=limit)
-    return JSONResponse(encode({"items": rows, "next_before_seq": rows[-1]["last_seq"] if len(rows) == limit else None}))
+
+    def query(source: q.Source, until_seq: int | None = None) -> Any:
+        return q.list_notifications(source, party=_party(who), kind=kind, from_party=from_party,
+                                    agreement_id=agreement_id, late=late, before_seq=before_seq, limit=limit,
+                                    until_seq=until_seq)
+
+    rows, cut = await read_list(request, ask, n.AGGREGATE, query, _NEWEST_FIRST, limit=limit)
+    return JSONResponse(encode({"items": rows, "next_before_seq": rows[-1]["last_seq"] if len(rows) == limit else None}),
+                        headers=headers(cut))
 
 
 @router.get("/api/v1/notifications/{notification_id}", summary="One notification")
 async def get_notification(request: Request, notification_id: str, min_seq: int | None = MinSeq,
-                           who: Principal = Depends(reading)) -> JSONResponse:
+                           ask: AsOfAsk = Depends(as_of_params), who: Principal = Depends(reading)) -> JSONResponse:
     await wait_for(request, min_seq)
-    found = await q.get_notification(request.app.state.runtime.engine, notification_id, party=_party(who))
+    found, cut = await read_one(request, ask, n.AGGREGATE, notification_id,
+                                     lambda source: q.get_notification(source, notification_id, party=_party(who)))
     if found is None:
-        raise NotFound(f"notification {notification_id} not found")
-    return JSONResponse(encode(found), headers={"ETag": commands.etag(found["last_seq"])})
+        raise NotFound(f"notification {notification_id} not found" + ("" if cut is None else " as of that moment"))
+    return JSONResponse(encode(found), headers=headers(cut, ETag=commands.etag(found["last_seq"])))
+

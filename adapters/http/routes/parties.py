@@ -1,4 +1,5 @@
-"""Parties and their officers: admins register, everyone authenticated reads."""
+"""Parties and their officers: admins register, everyone authenticated reads (also as of a
+past moment: `as_of`/`as_of_seq`, adapters/http/as_of.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from adapters.http import commands
+from adapters.http.as_of import AsOfAsk, as_of_params, headers, read_list, read_one, reader, resolve
 from adapters.http.auth import ANY_ROLE, party_member, requires
 from adapters.http.routes.reads import MinSeq, encode, wait_for
 from adapters.http.schemas import OfficerIn, PartyIn
 from adapters.sql import queries
+from adapters.sql.as_of import Order
 from core import parties
 from core.errors import NotFound
 from core.identity import Principal, Role
@@ -32,19 +35,23 @@ async def register_party(request: Request, body: PartyIn, who: Principal = Depen
 
 
 @router.get("", summary="List parties")
-async def list_parties(request: Request, min_seq: int | None = MinSeq, _: Principal = Depends(requires(*ANY_ROLE))) -> JSONResponse:
+async def list_parties(request: Request, min_seq: int | None = MinSeq, ask: AsOfAsk = Depends(as_of_params),
+                       _: Principal = Depends(requires(*ANY_ROLE))) -> JSONResponse:
     await wait_for(request, min_seq)
-    rows = await queries.list_parties(request.app.state.runtime.engine)
-    return JSONResponse({"items": encode(rows)})
+    rows, cut = await read_list(request, ask, parties.AGGREGATE,
+                             lambda source, until: queries.list_parties(source, until_seq=until),
+                             Order((("code", False),), ident=("code",)))
+    return JSONResponse({"items": encode(rows)}, headers=headers(cut))
 
 
 @router.get("/{code}", summary="One party")
-async def get_party(request: Request, code: str, min_seq: int | None = MinSeq, _: Principal = Depends(requires(*ANY_ROLE))) -> JSONResponse:
+async def get_party(request: Request, code: str, min_seq: int | None = MinSeq, ask: AsOfAsk = Depends(as_of_params),
+                    _: Principal = Depends(requires(*ANY_ROLE))) -> JSONResponse:
     await wait_for(request, min_seq)
-    row = await queries.get_party(request.app.state.runtime.engine, code)
+    row, cut = await read_one(request, ask, parties.AGGREGATE, code, lambda source: queries.get_party(source, code))
     if row is None:
-        raise NotFound(f"party {code} is not registered")
-    return JSONResponse(encode(row))
+        raise NotFound(f"party {code} is not registered" + ("" if cut is None else " (as of that moment)"))
+    return JSONResponse(encode(row), headers=headers(cut))
 
 
 @router.post("/{code}/officers", status_code=201, summary="Register an officer of a party")
@@ -58,8 +65,16 @@ async def register_officer(request: Request, code: str, body: OfficerIn, who: Pr
 
 
 @router.get("/{code}/officers", summary="Officers of a party")
-async def list_officers(request: Request, code: str, min_seq: int | None = MinSeq, who: Principal = Depends(requires(*ANY_ROLE))) -> JSONResponse:
+async def list_officers(request: Request, code: str, min_seq: int | None = MinSeq, ask: AsOfAsk = Depends(as_of_params),
+                        who: Principal = Depends(requires(*ANY_ROLE))) -> JSONResponse:
     party_member(who, code)
     await wait_for(request, min_seq)
-    rows = await queries.list_officers(request.app.state.runtime.engine, code)
-    return JSONResponse({"items": encode(rows)})
+    engine = request.app.state.runtime.engine
+    if (cut := await resolve(request, ask)) is None:
+        rows = await queries.list_officers(engine, code)
+    else:  # officers belong to the party aggregate: its rows at the cut, live or rebuilt
+        async with reader(request, cut) as at:
+            party = await queries.get_party(engine, code)
+            source = await at.source_for(parties.AGGREGATE, code, None if party is None else party.last_seq)
+            rows = [] if source is None else await queries.list_officers(source, code)
+    return JSONResponse({"items": encode(rows)}, headers=headers(cut))

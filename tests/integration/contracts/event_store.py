@@ -11,6 +11,7 @@ import abc
 import asyncio
 import uuid
 from contextlib import aclosing
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -132,6 +133,19 @@ class EventStoreContract(abc.ABC):
         first_seq = (await store.load(ref))[0].seq
         assert await store.append(ref, events[1:], expected_seq=first_seq) == last
         assert [s.event.id for s in await store.load(ref)] == [e.id for e in events]
+
+    async def test_an_event_id_another_aggregate_already_stored_is_refused_not_swallowed(
+        self, store: EventStore
+    ) -> None:
+        """Ids a client pinned (client-signed writes) may collide on purpose; deduplicating such
+        an event silently would report an append that never happened."""
+        ref, other = a_ref(), a_ref()
+        stored = an_event(ref)
+        await store.append(ref, [stored], expected_seq=0)
+        clash = seal(replace(an_event(other), id=stored.id), prevhash=None)
+        with pytest.raises(Invalid, match="already used"):
+            await store.append(other, [clash], expected_seq=0)
+        assert await store.load(other) == [] and await store.last_seq() == 1
 
     async def test_an_empty_append_only_checks_the_expectation(self, store: EventStore) -> None:
         ref = a_ref()
