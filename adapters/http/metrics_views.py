@@ -162,10 +162,12 @@ def fraction_float(value: Fraction | None) -> float | None:
 
 def encode(value: Any) -> Any:
     """JSON-ready: datetimes as ISO 8601 (Z), everything else as is."""
+    if type(value) is str:  # most leaves are record ids: one check, not four (a year's slot ids)
+        return value
     if isinstance(value, dict):
         return {str(k): encode(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [encode(v) for v in value]
+        return [v if type(v) is str else encode(v) for v in value]
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, Fraction):

@@ -10,14 +10,18 @@ older-dated (backfilled) events were imported later.
 Check-call slots are not events: they come from the agreement's schedule
 (`core.hotline.schedule.slots`), so a slot that nobody recorded is still counted once its
 window has closed. Incident histories are replayed from `incident_timeline` with the incident
-decider's own `evolve`, so statuses and account versions are the decider's.
+decider's own `evolve`, so statuses and account versions are the decider's (`metrics_incidents`).
+
+Each record is read only if a window starting at `since` may count it (its start, e.g. the
+sending of a message, at or after `since`), through the indexes of migration 0004: a figure's
+cost follows the window and the parties asked for, not the whole history.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,37 +30,29 @@ from adapters.sql import tables as t
 from adapters.sql.inspection_tables import inspections as inspections_table
 from adapters.sql.inspection_tables import notification_recipients
 from adapters.sql.inspection_tables import notifications as notifications_table
+from adapters.sql.metrics_incidents import incident_records
 from adapters.sql.queries import Source, _connection
 from core.agreements import agreement as ag
 from core.agreements.agreement import Agreement
 from core.agreements.terms import Terms, TermsVersion
-from core.decider import Fact
-from core.events import known_types
 from core.hotline import calls, explanations
 from core.hotline import messages as msg
 from core.hotline.check_calls import AGGREGATE as CHECKCALL
 from core.hotline.check_calls import CheckCallAnswered
 from core.hotline.schedule import slots as schedule_slots
-from core.incidents import decider as incident_decider
 from core.incidents import events as ie
-from core.incidents.state import Incident
 from core.inspections.notifications import ActivityNotified
 from core.metrics.records import (
-    AccountVersion,
     CallRequestRecord,
     CheckCallRecord,
     ExplanationRecord,
-    IncidentRecord,
     InspectionRecord,
     MessageRecord,
     NotificationRecord,
 )
 from core.metrics.report import Histories
 
-_ACCOUNT_EVENTS = (ie.IncidentReported, ie.CounterAccountFiled, ie.AccountAmended)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-#: An account is filed at most a few minutes (the deciders' clock skew) after the incident ended.
-INCIDENT_MARGIN = timedelta(days=1)
 
 
 def _involving(table: sa.Table, parties: tuple[str, ...] | None, a: str, b: str) -> Any:
@@ -109,12 +105,13 @@ async def load(
     async with _connection(source) as conn:
         later = await _later_facts(conn, until_seq, (msg.AGGREGATE, CHECKCALL, calls.AGGREGATE, explanations.AGGREGATE,
                                                       ie.AGGREGATE, "inspection", "notification", "agreement"))
+        requests = await _requests(conn, as_of=as_of, since=since, parties=parties)
         return Histories(
             messages=await _messages(conn, as_of=as_of, since=since, parties=parties, later=later),
             check_calls=await _check_calls(conn, as_of=as_of, since=since, parties=parties, later=later),
-            call_requests=await _calls(conn, as_of=as_of, since=since, parties=parties, later=later),
-            explanations=await _explanations(conn, as_of=as_of, since=since, parties=parties, later=later),
-            incidents=await _incidents(conn, as_of=as_of, since=since, parties=parties, until_seq=until_seq),
+            call_requests=_calls(requests, later=later),
+            explanations=_explanations(requests, later=later),
+            incidents=await incident_records(conn, as_of=as_of, since=since, parties=parties, until_seq=until_seq),
             inspections=await _inspections(conn, as_of=as_of, since=since, parties=parties, later=later),
             notifications=await _notifications(conn, as_of=as_of, since=since, parties=parties, later=later),
         )
@@ -177,29 +174,31 @@ async def _check_calls(conn: Any, *, as_of: datetime, since: datetime, parties: 
                 c.c.agreement_id == agreement.id, c.c.outcome == "answered", c.c.slot_start >= since,
                 c.c.slot_start <= as_of))}
         for slot in slots:
+            slot_id = slot.id  # formatted from the start: once per slot, not per use
             for party in slot.expected:
                 if parties and (party not in parties or (len(parties) == 2 and slot.caller not in parties)):
                     continue
-                moment = answered.get((slot.id, party))
-                if moment is not None and (slot.id, CheckCallAnswered.TYPE, party) in later:
+                moment = answered.get((slot_id, party))
+                if moment is not None and (slot_id, CheckCallAnswered.TYPE, party) in later:
                     moment = None
-                found.append(CheckCallRecord(slot_id=slot.id, party=party, caller=slot.caller,
+                found.append(CheckCallRecord(slot_id=slot_id, party=party, caller=slot.caller,
                                              slot_start=slot.start, window_end=slot.window_end, answered_at=moment))
     return found
 
 
-async def _requests(conn: Any, kind: str, *, as_of: datetime, since: datetime, parties: tuple[str, ...] | None) -> list[Any]:
+async def _requests(conn: Any, *, as_of: datetime, since: datetime, parties: tuple[str, ...] | None) -> list[Any]:
+    """Call and explanation requests made in the window, both kinds in one statement."""
     r = t.hotline_requests
-    return (await conn.execute(sa.select(r).where(
-        r.c.kind == kind, r.c.requested_at >= since, r.c.requested_at <= as_of,
-        _involving(r, parties, "from_party", "to_party")))).all()
+    return (await conn.execute(sa.select(
+        r.c.kind, r.c.id, r.c.from_party, r.c.to_party, r.c.status, r.c.requested_at, r.c.due, r.c.responded_at,
+    ).where(r.c.requested_at >= since, r.c.requested_at <= as_of,
+            _involving(r, parties, "from_party", "to_party")))).all()
 
 
-async def _calls(conn: Any, *, as_of: datetime, since: datetime, parties: tuple[str, ...] | None,
-                 later: Later) -> list[CallRequestRecord]:
+def _calls(requests: list[Any], *, later: Later) -> list[CallRequestRecord]:
     found = []
-    for row in await _requests(conn, "call", as_of=as_of, since=since, parties=parties):
-        if (row.id, calls.CallRequested.TYPE) in later:
+    for row in requests:
+        if row.kind != "call" or (row.id, calls.CallRequested.TYPE) in later:
             continue
         responded = row.responded_at
         response = None
@@ -214,63 +213,14 @@ async def _calls(conn: Any, *, as_of: datetime, since: datetime, parties: tuple[
     return found
 
 
-async def _explanations(conn: Any, *, as_of: datetime, since: datetime, parties: tuple[str, ...] | None,
-                        later: Later) -> list[ExplanationRecord]:
+def _explanations(requests: list[Any], *, later: Later) -> list[ExplanationRecord]:
     return [
         ExplanationRecord(id=row.id, from_party=row.from_party, to_party=row.to_party, requested_at=row.requested_at,
                           reply_due=row.due,
                           replied_at=later.unless(row.id, explanations.ExplanationReplied.TYPE, row.responded_at))
-        for row in await _requests(conn, "explanation", as_of=as_of, since=since, parties=parties)
-        if (row.id, explanations.ExplanationRequested.TYPE) not in later
+        for row in requests
+        if row.kind == "explanation" and (row.id, explanations.ExplanationRequested.TYPE) not in later
     ]
-
-
-async def _incidents(conn: Any, *, as_of: datetime, since: datetime, parties: tuple[str, ...] | None,
-                     until_seq: int | None) -> list[IncidentRecord]:
-    """Incidents with any event since `since` − a day: a superset of those a window starting at
-    `since` can count (an account's start is never after its filing + the allowed clock skew)."""
-    tl, ip = t.incident_timeline, t.incident_parties
-    query = sa.select(tl).where(tl.c.time <= as_of).order_by(tl.c.seq)
-    if since > _EPOCH + INCIDENT_MARGIN:
-        query = query.where(tl.c.incident_id.in_(
-            sa.select(tl.c.incident_id).where(tl.c.time >= since - INCIDENT_MARGIN).distinct()))
-    for party in parties or ():
-        query = query.where(tl.c.incident_id.in_(sa.select(ip.c.incident_id).where(ip.c.party == party)))
-    if until_seq is not None:
-        query = query.where(tl.c.seq <= until_seq)
-    timelines: dict[str, list[Any]] = defaultdict(list)
-    for row in await conn.execute(query):
-        timelines[row.incident_id].append(row)
-    types = known_types()
-    found = []
-    for incident_id, rows in timelines.items():
-        state: Incident | None = None
-        versions: list[AccountVersion] = []
-        acknowledged: list[tuple[str, datetime]] = []
-        statuses: list[tuple[datetime, str]] = []
-        for row in rows:
-            event = types[row.type].model_validate(row.data)
-            fact = Fact(event_id=row.event_id, aggregate_id=incident_id, party=row.party, actor=row.actor,
-                        time=row.time, seq=row.seq)
-            state = incident_decider.evolve(state, event, fact)
-            statuses.append((row.time, state.status.value))
-            if isinstance(event, ie.IncidentAcknowledged):
-                acknowledged.append((row.party, row.time))
-            if isinstance(event, _ACCOUNT_EVENTS):
-                held = state.accounts[row.party]
-                a = held.account
-                versions.append(AccountVersion(
-                    party=row.party, version=held.version, recorded_at=row.time, kind=a.kind.value,
-                    started_at=a.started_at, ended_at=a.ended_at, time_precision=a.time_precision.value,
-                    lat=a.position.lat if a.position else None, lon=a.position.lon if a.position else None,
-                    initiator=a.initiator, severity=a.severity, casualties=a.casualties,
-                ))
-        if state is None or not versions:
-            continue  # the report itself is not known at this cut
-        found.append(IncidentRecord(id=incident_id, reporter=state.reporter, parties=state.parties,
-                                    reported_at=state.reported_at, accounts=tuple(versions),
-                                    acknowledged=tuple(acknowledged), statuses=tuple(statuses)))
-    return found
 
 
 async def _inspections(conn: Any, *, as_of: datetime, since: datetime, parties: tuple[str, ...] | None,

@@ -164,5 +164,7 @@ async def test_a_third_party_sees_nothing_and_bad_parameters_are_problems(api: h
     assert r.status_code == 422
     r = await api.get("/api/v1/metrics/dyads/RUS/RUS", headers=actors.rus)
     assert r.status_code == 422
+    r = await api.get("/api/v1/metrics/parties/UKR", params={"as_of": "9999-12-31T23:00:00-14:00"}, headers=actors.ukr)
+    assert r.status_code == 422 and "outside the calendar" in r.json()["detail"], r.text
     r = await api.get("/api/v1/metrics", headers=actors.rus)
     assert r.json()["version"] == METRICS_VERSION

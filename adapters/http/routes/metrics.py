@@ -23,7 +23,6 @@ from core.errors import Invalid, NotFound
 from core.identity import Principal, Role
 from core.metrics import METRICS_VERSION
 from core.metrics import incidents as inc
-from core.metrics.account_agreement import account_agreement
 from core.metrics.consistency import dyad_consistency
 from core.metrics.report import SERIES_METRICS, Series, monthly_series, report
 from core.metrics.scope import ROLLING_DAYS, Scope, Window, everything, month, rolling
@@ -44,7 +43,10 @@ def _as_of(request: Request, as_of: datetime | None) -> datetime:
         return request.app.state.runtime.app.clock.now().astimezone(UTC)
     if as_of.tzinfo is None:
         raise Invalid("as_of needs a time zone offset, e.g. 2026-03-31T00:00:00Z")
-    return as_of.astimezone(UTC)
+    try:
+        return as_of.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00:00-14:00 is past the year 9999 in UTC
+        raise Invalid(f"as_of {as_of.isoformat()} is outside the calendar once converted to UTC") from None
 
 
 def window_of(text: str, as_of: datetime) -> Window:
@@ -125,8 +127,7 @@ async def dyad_metrics(request: Request, p: str, q: str, as_of: datetime | None 
     return JSONResponse(v.encode({
         **v.head(moment, as_of_seq, span), "p": p, "q": q,
         "p_to_q": v.report_json(forward), "q_to_p": v.report_json(backward),
-        "account_agreement": v.agreement_json(account_agreement(histories.incidents, Scope(
-            as_of=moment, window=span, party=p, counterpart=q))),
+        "account_agreement": v.agreement_json(forward.agreement),  # rater A is p, as §8 asks
         "incident_counts": v.counts_json(forward.counts),
         "consistency": {"p": v.index_json(both.p), "q": v.index_json(both.q), "asymmetry": v.fraction_float(both.asymmetry),
                         "asymmetry_exact": v.fraction(both.asymmetry), "version": both.version},
