@@ -13,20 +13,34 @@ import pytest
 from adapters.sql.engine import create_engine
 from adapters.sql.idempotency import IdempotencyStore
 from adapters.sql.statement_pool import StatementPool
-from tests.integration.sql_fixtures import database_url, engine, postgres_url, sqlite_url  # noqa: F401
+from tests.integration.sql_fixtures import engine, postgres_url, sqlite_url  # noqa: F401
 
 Stores = Callable[[Any], Awaitable[IdempotencyStore]]
 
 
-@pytest.fixture(params=["sqlalchemy", "psycopg_pool"])
-async def make_store(request: pytest.FixtureRequest, engine: Any) -> AsyncIterator[Stores]:
+#: (database, how the store reaches it): psycopg's pool exists for PostgreSQL only.
+VARIANTS = [("sqlite", "sqlalchemy"), ("postgresql", "sqlalchemy"), ("postgresql", "psycopg_pool")]
+
+
+@pytest.fixture(params=VARIANTS, ids=["-".join(v) for v in VARIANTS])
+def variant(request: pytest.FixtureRequest) -> tuple[str, str]:
+    return request.param
+
+
+@pytest.fixture
+def database_url(variant: tuple[str, str], request: pytest.FixtureRequest) -> str:
+    """The database of this variant (overrides sql_fixtures' `database_url` for `engine`)."""
+    return request.getfixturevalue("sqlite_url" if variant[0] == "sqlite" else "postgres_url")
+
+
+@pytest.fixture
+async def make_store(variant: tuple[str, str], engine: Any) -> AsyncIterator[Stores]:
     """`make_store(engine)`: a store as an API process builds it, one pool per engine."""
     pools: list[StatementPool] = []
-    if request.param == "psycopg_pool" and engine.dialect.name != "postgresql":
-        pytest.skip("psycopg's pool serves PostgreSQL only")
+    via = variant[1]
 
     async def make(on: Any) -> IdempotencyStore:
-        if request.param == "sqlalchemy":
+        if via == "sqlalchemy":
             return IdempotencyStore(on)
         pool = StatementPool.for_engine(on)
         assert pool is not None
