@@ -37,10 +37,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from uuid6 import uuid7
-
 from core.decider import Decider, Fact
 from core.envelope import Event, format_time, seal
+from core.event_ids import new_event_id
 from core.errors import Conflict, Rejected
 from core.events import decode
 from core.identity import Principal
@@ -50,11 +49,6 @@ if TYPE_CHECKING:
     from core.integrity.client_signing import ClientSigning
 
 MAX_ATTEMPTS = 3
-
-
-def new_event_id() -> str:
-    """A UUIDv7: time-ordered, so ids sort roughly by creation."""
-    return str(uuid7())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -249,9 +243,11 @@ class CommandHandler:
                 self.forget(ref)  # the append may or may not have happened
                 raise
             state = loaded.state
-            for offset, event in enumerate(sealed):
+            for offset, (event, domain_event) in enumerate(zip(sealed, domain_events, strict=True)):
+                # the decided event, not `decode(event)`: the same value (`payload()` round-trips,
+                # checked on every command of the test suite: tests/conftest.py), without re-parsing
                 fact = Fact.of(event, seq=seq - len(sealed) + 1 + offset)
-                state = decider.evolve(state, decode(event), fact)
+                state = decider.evolve(state, domain_event, fact)
             self._remember(ref, Loaded(state=state, version=sealed[-1].aggversion, last_seq=seq, last_hash=sealed[-1].hash,
                                        last_time=sealed[-1].time))
             return Outcome(aggregate_id=ref.id, seq=seq, events=tuple(sealed), state=state)

@@ -21,10 +21,31 @@ from adapters.embedded.nats_server import EmbeddedNatsServer
 from adapters.jetstream.connect import connect
 from adapters.jetstream.store import JetStreamEventStore
 from adapters.jetstream.stream import StreamSpec, ensure_stream
+from core.events import decode
+from core.service import CommandHandler
 
 from tests.integration.sql_fixtures import database_url, engine, postgres_url, sqlite_url  # noqa: F401
 
 NatsServerFactory = Callable[..., EmbeddedNatsServer]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def decided_events_round_trip() -> Iterator[None]:
+    """Every command any test executes in-process checks that each sealed event decodes back to
+    the very domain event that was decided. The command handler folds the *decided* events into
+    its cache after an append (no re-parse: core/service.py); the stream only holds `payload()`.
+    Were the two ever different, the cached state would differ from one folded from the stream."""
+    original = CommandHandler._seal
+
+    def checked(self: CommandHandler, ref, loaded, domain_events, *args, **kwargs):  # type: ignore[no-untyped-def]
+        sealed = original(self, ref, loaded, domain_events, *args, **kwargs)
+        for event, decided in zip(sealed, domain_events, strict=True):
+            assert decode(event) == decided, f"{event.type} does not round-trip through its payload"
+        return sealed
+
+    CommandHandler._seal = checked  # type: ignore[method-assign]
+    yield
+    CommandHandler._seal = original  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")

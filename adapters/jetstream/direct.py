@@ -13,18 +13,17 @@ Replies are plain NATS messages: the payload exactly as stored, plus `Nats-Seque
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import nats.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 
+from adapters.jetstream.inbox import ReplyInbox, first_reply
 from core.errors import Unavailable
 
 #: Connection-level failures that mean "try again later", never "your request is wrong".
@@ -102,20 +101,16 @@ def format_start_time(moment: datetime) -> str:
 class DirectGet:
     """Direct gets against one stream over one connection.
 
-    Single gets use the client's request/reply; batches share one wildcard inbox
-    subscription (created on first use) so a load costs no SUB/UNSUB traffic.
+    Every request's replies come back to one shared wildcard inbox (`ReplyInbox`), so a load
+    costs no SUB/UNSUB traffic and a single get no per-request token or wrapper future.
     """
 
-    def __init__(self, nc: NATS, stream: str, *, timeout: float = 5.0) -> None:
-        self._nc = nc
+    def __init__(self, nc: NATS, stream: str, *, timeout: float = 5.0, inbox: ReplyInbox | None = None) -> None:
         self._api = f"$JS.API.DIRECT.GET.{stream}"
         self._stream = stream
         self._timeout = timeout
-        self._inbox: str | None = None
-        self._inbox_sub: Subscription | None = None
-        self._inbox_lock = asyncio.Lock()
-        self._batches: dict[str, tuple[list[Msg], asyncio.Future[list[Msg]]]] = {}
-        self._tokens = itertools.count(1)
+        self._owns_inbox = inbox is None
+        self._inbox = inbox or ReplyInbox(nc)
 
     async def by_seq(self, seq: int) -> StoredMessage | None:
         return await self._one({"seq": seq})
@@ -161,22 +156,14 @@ class DirectGet:
                 return found
 
     async def close(self) -> None:
-        """Drop the shared batch inbox (the connection itself belongs to the caller)."""
-        sub, self._inbox_sub = self._inbox_sub, None
-        self._inbox = None
-        if sub is not None and not self._nc.is_closed:
-            try:
-                await sub.unsubscribe()
-            except nats.errors.Error:
-                pass
+        """Drop the inbox if it is this reader's own (the connection belongs to the caller)."""
+        if self._owns_inbox:
+            await self._inbox.close()
 
     # -- internals ---------------------------------------------------------------------------
 
     async def _one(self, request: dict[str, Any]) -> StoredMessage | None:
-        try:
-            reply = await self._nc.request(self._api, json.dumps(request).encode(), timeout=self._timeout)
-        except TRANSIENT_ERRORS as err:
-            raise self._unavailable(err) from err
+        reply = (await self._request(request, until=first_reply))[0]
         status = _status(reply)
         if status == "404":
             return None
@@ -185,44 +172,15 @@ class DirectGet:
         return _stored(reply)
 
     async def _batch(self, request: dict[str, Any]) -> list[Msg]:
-        """Send one batched request; collect replies up to the terminating status message.
+        """Send one batched request; the replies up to the terminating status message (the
+        whole batch must arrive within the timeout)."""
+        return await self._request(request, until=_ends_batch)
 
-        The replies are gathered by `_route` and handed over once, when the batch is complete
-        (one wait per batch, not one per message); the whole batch must arrive within the
-        timeout.
-        """
-        token = str(next(self._tokens))
-        done: asyncio.Future[list[Msg]] = asyncio.get_running_loop().create_future()
-        self._batches[token] = ([], done)
+    async def _request(self, request: dict[str, Any], *, until: Callable[[Msg], bool]) -> list[Msg]:
         try:
-            inbox = await self._ensure_inbox()
-            await self._nc.publish(self._api, json.dumps(request).encode(), reply=f"{inbox}.{token}")
-            return await asyncio.wait_for(done, timeout=self._timeout)
+            return await self._inbox.request(self._api, json.dumps(request).encode(), timeout=self._timeout, until=until)
         except TRANSIENT_ERRORS as err:
             raise self._unavailable(err) from err
-        finally:
-            del self._batches[token]
-
-    async def _ensure_inbox(self) -> str:
-        async with self._inbox_lock:
-            if self._inbox is None:
-                inbox = self._nc.new_inbox()
-                self._inbox_sub = await self._nc.subscribe(f"{inbox}.*", cb=self._route)
-                self._inbox = inbox
-            return self._inbox
-
-    async def _route(self, msg: Msg) -> None:
-        batch = self._batches.get(msg.subject.rsplit(".", 1)[-1])
-        if batch is None:  # replies to a request that already timed out are dropped
-            return
-        replies, done = batch
-        if done.done():
-            return
-        replies.append(msg)
-        # A status (204 EOB, 404) ends every batch; a pre-2.11 server sends one plain reply
-        # without `Nats-Num-Pending` and nothing after it.
-        if _status(msg) or "Nats-Num-Pending" not in (msg.headers or {}):
-            done.set_result(replies)
 
     def _unavailable(self, err: BaseException) -> Unavailable:
         if isinstance(err, nats.errors.NoRespondersError):
@@ -242,6 +200,12 @@ class DirectGet:
 
 def _status(msg: Msg) -> str | None:
     return (msg.headers or {}).get("Status")
+
+
+def _ends_batch(msg: Msg) -> bool:
+    """A status (204 EOB, 404, 503) ends every batch; a pre-2.11 server sends one plain reply
+    without `Nats-Num-Pending` and nothing after it."""
+    return bool(_status(msg)) or "Nats-Num-Pending" not in (msg.headers or {})
 
 
 def _stored(msg: Msg) -> StoredMessage:

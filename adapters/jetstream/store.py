@@ -16,7 +16,7 @@ import asyncio
 import re
 from contextlib import aclosing, suppress
 from datetime import UTC, datetime, timedelta
-from typing import AsyncIterator, Sequence
+from typing import Any, AsyncIterator, Sequence
 
 import nats.errors
 from nats.aio.client import Client as NATS
@@ -31,6 +31,7 @@ from adapters.jetstream.direct import (
     StoredMessage,
     recorded_from_nanos,
 )
+from adapters.jetstream.inbox import ReplyInbox
 from adapters.jetstream.stream import StreamSpec
 from core import jsonio
 from core.envelope import Event
@@ -65,7 +66,9 @@ class JetStreamEventStore:
         self._load_batch = load_batch
         self._read_idle_timeout = read_idle_timeout
         self._consumer_heartbeat = consumer_heartbeat
-        self._direct = DirectGet(nc, spec.name, timeout=timeout)
+        self._inbox = ReplyInbox(nc)
+        self._direct = DirectGet(nc, spec.name, timeout=timeout, inbox=self._inbox)
+        self._expected_stream = {"Nats-Expected-Stream": spec.name}
 
     @property
     def spec(self) -> StreamSpec:
@@ -74,6 +77,7 @@ class JetStreamEventStore:
     async def close(self) -> None:
         """Release the store's own subscriptions; the connection stays the caller's."""
         await self._direct.close()
+        await self._inbox.close()
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -107,11 +111,10 @@ class JetStreamEventStore:
         headers = {
             "Nats-Msg-Id": event.id,
             "Nats-Expected-Last-Subject-Sequence": str(expected),
+            **self._expected_stream,
         }
         try:
-            ack = await self._js.publish(
-                subject, event.to_json(), timeout=self._timeout, stream=self._spec.name, headers=headers
-            )
+            ack = await self._acknowledged(subject, event.to_json(), headers)
         except nats.errors.MaxPayloadError as err:
             raise Invalid(f"event {event.id} is larger than the server accepts") from err
         except ServiceUnavailableError as err:
@@ -125,12 +128,25 @@ class JetStreamEventStore:
                 f"the event store did not confirm event {event.id} ({type(err).__name__}); "
                 "retrying the same command is safe"
             ) from err
-        if ack.duplicate:
+        if ack.get("duplicate"):
             # The expected sequence held, so our event is not this subject's tail: another
             # stored event already has this id (an id a client pinned) and nothing was stored.
-            raise Invalid(f"event id {event.id} is already used by the event at stream sequence {ack.seq};"
+            raise Invalid(f"event id {event.id} is already used by the event at stream sequence {ack['seq']};"
                           " an event id must be new (prepare again for a fresh one)")
-        return ack.seq
+        return int(ack["seq"])
+
+    async def _acknowledged(self, subject: str, payload: bytes, headers: dict[str, str]) -> dict[str, Any]:
+        """Publish and return JetStream's acknowledgement: what `js.publish` does, through the
+        shared reply inbox (adapters/jetstream/inbox.py) — the same errors for the same replies:
+        no responders → `NoStreamResponseError`, an error reply → nats-py's `APIError` subclass."""
+        reply = (await self._inbox.request(subject, payload, timeout=self._timeout, headers=headers))[0]
+        if reply.headers and reply.headers.get("Status") == "503":
+            raise NoStreamResponseError
+        ack = jsonio.loads(reply.data)
+        if "error" in ack:
+            APIError.from_error(ack["error"])  # raises the matching subclass
+            raise AssertionError("unreachable: from_error raises")
+        return ack
 
     async def _resolve_conflict(
         self, ref: AggregateRef, subject: str, event: Event, expected: int, err: APIError

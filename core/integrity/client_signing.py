@@ -34,11 +34,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 
-from core.envelope import Event, format_time, parse_time
+from core.envelope import Event, format_time, parse_time, with_signature
 from core.errors import Conflict, Invalid
 from core.integrity.keys import SYSTEM_HOLDER, Keys, holder_of
 from core.integrity.notes import SignerKey, VerifierKey
@@ -135,7 +135,7 @@ class ClientSigning:
             if event.hash != submitted.hash:
                 raise Conflict(f"{changed} (event {event.id} now hashes to {str(event.hash)[:12]}…,"
                                f" you signed {submitted.hash[:12]}…)", current_seq=current_seq)
-            out.append(replace(event, signature=self._verified(event, submitted.signature).encode()))
+            out.append(with_signature(event, self._verified(event, submitted.signature).encode()))
         return out
 
     def _verified(self, event: Event, signature: EventSignature) -> EventSignature:

@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Mapping
 
-from core.envelope import UNHASHED, Event, canonical_json
+from core.envelope import UNHASHED, Event, canonical_json, with_signature
 from core.integrity.notes import NoteError, SignerKey, VerifierKey
 
 
 def signed_bytes(event: Mapping[str, Any] | Event) -> bytes:
     """The canonical bytes a signature covers (the CloudEvent object without hash/signature)."""
-    body = event.to_dict() if isinstance(event, Event) else event
-    return canonical_json({k: v for k, v in body.items() if k not in UNHASHED})
+    if isinstance(event, Event):
+        return event.signed_bytes()
+    return canonical_json({k: v for k, v in event.items() if k not in UNHASHED})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,7 +56,7 @@ class EventSignature:
 def sign_event(event: Event, key: SignerKey) -> Event:
     """`event` (already sealed) with its `signature` set by `key`."""
     signature = EventSignature(name=key.name, key_id=key.verifier.id, signature=key.sign(signed_bytes(event)))
-    return replace(event, signature=signature.encode())
+    return with_signature(event, signature.encode())
 
 
 def signature_valid(event: Mapping[str, Any] | Event, signature: EventSignature, key: VerifierKey) -> bool:

@@ -37,6 +37,8 @@ from typing import Any, Awaitable, Callable, Iterable, Iterator, Sequence
 import pytest
 from nats.aio.client import Client as NATS
 
+from adapters.cli import collector
+from adapters.cli.event_loop import loop_factory
 from adapters.embedded.nats_server import EmbeddedNatsServer
 from adapters.jetstream.connect import connect
 from adapters.jetstream.store import JetStreamEventStore
@@ -129,26 +131,45 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         )
 
 
+def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Benchmarks run on the event loop Parley's services run on (adapters/cli/event_loop.py:
+    uvloop unless `PARLEY_EVENT_LOOP=asyncio`), so they measure what production runs."""
+    return {"service-loop": loop_factory() or asyncio.new_event_loop}
+
+
 # --- timing --------------------------------------------------------------------------------------
 
 async def timed(run: Callable[[], Awaitable[Any]], *, baseline: bool = False) -> float:
     """Seconds one awaited run takes (wall clock, monotonic).
 
-    A `baseline` run happens with the heap frozen (`gc.freeze()`): it must not pay for
-    collecting the objects our application keeps alive in this same process (its command
-    cache, the events it produced), which made e.g. `publish_async` three times slower in some
-    rounds. Our own runs keep the collector as it is in production, where that heap is real.
+    A `baseline` run happens with the cyclic collector off: it must not pay for collecting the
+    objects our application keeps alive in this same process (its command cache, the events it
+    produced), which made e.g. `publish_async` three times slower in some rounds. Our own runs
+    keep the collector as Parley's services run it (the `service_collector` fixture), where that
+    heap is real.
     """
     gc.collect()
     if baseline:
-        gc.freeze()
+        gc.disable()
     try:
         start = time.perf_counter()
         await run()
         return time.perf_counter() - start
     finally:
         if baseline:
-            gc.unfreeze()
+            gc.enable()
+
+
+@pytest.fixture
+def service_collector() -> Iterator[None]:
+    """The garbage collector as `parley serve` and `parley project` run it: `collector.settle()`
+    once started (adapters/cli/collector.py: start-up objects frozen, young collections every
+    10,000 allocations). Python's defaults are restored afterwards."""
+    thresholds = gc.get_threshold()
+    collector.settle()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 def rate(count: int, seconds: float) -> float:
@@ -271,5 +292,9 @@ def stream_disk_usage(path: Path) -> int:
 
 
 def banner(title: str, **facts: Any) -> None:
+    try:
+        facts["loop"] = type(asyncio.get_running_loop()).__module__.split(".")[0]
+    except RuntimeError:  # called outside the event loop
+        pass
     details = ", ".join(f"{k}={v}" for k, v in facts.items())
     print(f"\n=== {title} ({details})", flush=True)

@@ -105,7 +105,7 @@ async def raw_publish_async(js: Any, stream: str, messages: list[tuple[str, byte
     assert len(acks) == len(messages)
 
 
-async def test_append_new_aggregates(bench_nats: Any) -> None:
+async def test_append_new_aggregates(bench_nats: Any, service_collector: None) -> None:
     count = BENCH_COMMANDS
     banner("append: ReportIncident on new aggregates", events=count, concurrency=CONCURRENCY, rounds=ROUNDS)
     nc = await open_nats(bench_nats)

@@ -192,7 +192,7 @@ async def run_commands(app: Application, commands: list[Any]) -> list[Event]:
     return await bounded(commands, one)
 
 
-async def test_commands_on_existing_aggregates(bench_nats: Any, tmp_path: Path) -> None:
+async def test_commands_on_existing_aggregates(bench_nats: Any, tmp_path: Path, service_collector: None) -> None:
     n = max(BENCH_COMMANDS // 2, 10)
     db_url = f"sqlite:///{tmp_path}/read-models/parley.db"
     banner("commands on existing incidents", incidents=n, concurrency=CONCURRENCY, rounds=ROUNDS)

@@ -284,7 +284,9 @@ async def rebuild_and_compare(
            baseline_name=f"executemany of {n:,} events-index rows, {BATCH}/txn, same DB kind")
 
 
-async def test_rebuild_sqlite(bench_nats: EmbeddedNatsServer, history: Published, tmp_path: Path) -> None:
+async def test_rebuild_sqlite(
+    bench_nats: EmbeddedNatsServer, history: Published, tmp_path: Path, service_collector: None
+) -> None:
     banner("rebuild into SQLite", events=history.count)
     await rebuild_and_compare(
         bench_nats, history, label="SQLite", sqlite=True, target=TARGET_SQLITE,
@@ -292,7 +294,7 @@ async def test_rebuild_sqlite(bench_nats: EmbeddedNatsServer, history: Published
     )
 
 
-async def test_rebuild_postgresql(bench_nats: EmbeddedNatsServer, history: Published) -> None:
+async def test_rebuild_postgresql(bench_nats: EmbeddedNatsServer, history: Published, service_collector: None) -> None:
     if not PG_URL:
         pytest.skip("set PARLEY_TEST_DATABASE_URL (or PARLEY_BENCH_DATABASE_URL) to benchmark PostgreSQL")
     banner("rebuild into PostgreSQL", events=history.count)

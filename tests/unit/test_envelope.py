@@ -24,7 +24,9 @@ from core.envelope import (
     format_time,
     hash_is_valid,
     parse_time,
+    _derived,
     seal,
+    with_signature,
 )
 
 T0 = datetime(2025, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
@@ -368,3 +370,63 @@ def test_canonical_json_is_rfc8785_byte_for_byte_and_error_for_error(value):
 ])
 def test_canonical_json_edge_cases_match_rfc8785(value):
     assert _outcome(canonical_json, value) == _outcome(rfc8785.dumps, value)
+
+
+# --- an event's canonical bytes are computed once, and are still exactly rfc8785 ----------------
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.dictionaries(st.text(max_size=6), any_json, max_size=4),
+    actor=st.text(min_size=1, max_size=8),
+    aggversion=st.integers(min_value=-(2**60), max_value=2**60),
+    signature=st.text(max_size=12),
+)
+def test_an_events_bytes_are_rfc8785_of_its_attributes_or_the_same_error(data, actor, aggversion, signature):
+    event = an_event(data=data, actor=actor, aggversion=aggversion)
+    expected_body = _outcome(rfc8785.dumps, {k: v for k, v in event.to_dict().items() if k not in ("hash", "signature")})
+
+    assert _outcome(lambda e: e.signed_bytes(), event) == expected_body
+    if expected_body[0] == "error":
+        return
+    sealed = seal(event, prevhash="cd" * 32)
+    signed = with_signature(sealed, signature)
+
+    assert sealed.signed_bytes() == rfc8785.dumps({k: v for k, v in sealed.to_dict().items() if k not in ("hash", "signature")})
+    assert sealed.hash == independent_hash(sealed.to_dict())
+    assert sealed.to_json() == rfc8785.dumps(sealed.to_dict())
+    assert signed.to_json() == rfc8785.dumps(signed.to_dict())
+    assert signed.signed_bytes() == sealed.signed_bytes()
+
+
+def test_kept_bytes_never_outlive_a_change_of_what_they_cover():
+    sealed = seal(an_event(), prevhash=None)
+    sealed.to_json()  # computed and kept
+
+    for changed in (
+        replace(sealed, data={"other": 1}),
+        replace(sealed, aggversion=2),
+        replace(sealed, hash="00" * 32),
+        with_signature(sealed, "usa AAAA"),
+        seal(sealed, prevhash="ef" * 32),
+        _derived(sealed, keep_signed_bytes=True, data={"other": 2}),
+        _derived(sealed, keep_signed_bytes=True, hash=None, party="RUS"),
+    ):
+        assert changed.to_json() == rfc8785.dumps(changed.to_dict())
+        assert changed.signed_bytes() == rfc8785.dumps({k: v for k, v in changed.to_dict().items() if k not in ("hash", "signature")})
+    assert not hash_is_valid(replace(sealed, data={"other": 1}))
+    assert seal(sealed, prevhash="ef" * 32).hash != sealed.hash
+
+
+def test_sealing_signing_and_publishing_canonicalise_data_once(monkeypatch):
+    import core.envelope as envelope
+
+    walked = []
+    walk = envelope._jcs_plain
+    monkeypatch.setattr(envelope, "_jcs_plain", lambda value: walked.append(value) or walk(value))
+    event = an_event()
+
+    signed = with_signature(seal(event, prevhash="ab" * 32), "usa AAAA")
+    signed.signed_bytes(), signed.to_json(), compute_hash(signed)
+
+    assert sum(1 for value in walked if isinstance(value, dict) and "nested" in value) == 1
+    assert signed.to_json() == rfc8785.dumps(signed.to_dict())
