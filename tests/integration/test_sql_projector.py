@@ -328,6 +328,42 @@ async def test_bulk_inserts_store_exactly_what_plain_sqlalchemy_inserts_store(en
         assert await _rows(engine, table, *table.primary_key.columns.keys()) == bulk_rows[table.name]
 
 
+async def test_bulk_updates_store_exactly_what_plain_sqlalchemy_updates_store(engine):
+    from adapters.sql.bulk import insert_rows, update_rows
+    from adapters.sql.projections import Snapshot, project
+    from adapters.sql.projector import _keyed
+
+    batches, snapshot = [], Snapshot()
+    for stored in scripted_history().events:  # one event per batch: every later event is an update
+        batches.append(project(snapshot, [stored]))
+        snapshot.merge(batches[-1].after)
+    assert len({name for changes in batches for name in changes.updates}) >= 2, "the history must update rows"
+
+    async def write(*, fast: bool) -> tuple[str, dict]:
+        await _reset(engine)
+        async with engine.begin() as conn:
+            for changes in batches:
+                for table in t.PROJECTION_TABLES:
+                    await insert_rows(conn, table, changes.inserts.get(table.name, []))
+                    rows = changes.updates.get(table.name, [])
+                    if not rows:
+                        continue
+                    if fast:
+                        assert await update_rows(conn, table, rows)
+                    else:
+                        keys = tuple(table.primary_key.columns.keys())
+                        statement = table.update().where(*[table.c[k] == sa.bindparam(f"pk_{k}") for k in keys])
+                        await conn.execute(statement, [_keyed(row, keys) for row in rows])
+        return await digest(engine), {
+            table.name: await _rows(engine, table, *table.primary_key.columns.keys()) for table in t.PROJECTION_TABLES
+        }
+
+    fast_digest, fast_rows = await write(fast=True)
+    plain_digest, plain_rows = await write(fast=False)
+    assert fast_digest == plain_digest
+    assert fast_rows == plain_rows
+
+
 class _DroppingReader(ListEventStore):
     """A reader that loses deliveries the first time (like a nats-py slow consumer), while the
     stream itself (`get`) holds every event."""
