@@ -6,7 +6,7 @@ previous batches produced, else with one `SELECT … IN (…)` per table), folds
 memory (`projections.project`: pure, deterministic) and writes the result in ONE transaction
 that first moves the checkpoint from the sequence the batch starts after (a compare-and-set:
 a second projector with the same name cannot apply the same batch twice), then writes the
-rows in bulk (`bulk.insert_rows`, `bulk.update_rows`). A crash anywhere loses nothing
+rows in bulk (`bulk.BulkWriter`). A crash anywhere loses nothing
 and double-counts nothing: either the rows and the checkpoint are both there, or neither is.
 
 A catch-up overlaps each batch's commit with reading and folding the next one (`_run`), reads
@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql import tables as t
-from adapters.sql.bulk import collector_relaxed, gc_paused, insert_rows, update_rows
+from adapters.sql.bulk import BulkWriter, collector_relaxed, gc_paused
 from adapters.sql.engine import for_writing
 from adapters.sql.projections import RowChanges, StreamGap, check_contiguous, project, touched
 from adapters.sql.snapshots import StateCache, load_snapshot
@@ -352,14 +352,15 @@ class Projector:
         return changes.last_seq
 
     async def _write(self, conn: AsyncConnection, changes: RowChanges) -> None:
+        writer = BulkWriter(conn)
         for table in t.PROJECTION_TABLES:
-            rows = changes.inserts.get(table.name)
-            if rows:
-                await insert_rows(conn, table, rows)
+            await writer.insert(table, changes.inserts.get(table.name, ()))
             rows = changes.updates.get(table.name)
-            if rows and not await update_rows(conn, table, rows):
+            if rows and not await writer.update(table, rows):
+                await writer.flush()
                 statement, keys = self._update_statement(table)
                 await conn.execute(statement, [_keyed(row, keys) for row in rows])
+        await writer.flush()
 
     def _update_statement(self, table: sa.Table) -> tuple[Any, tuple[str, ...]]:
         cached = self._update_sql.get(table.name)
