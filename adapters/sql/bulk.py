@@ -153,8 +153,10 @@ async def _copy(conn: AsyncConnection, table: sa.Table, plan: _Plan, rows: Seque
     driver = raw.driver_connection  # the psycopg AsyncConnection under this transaction
     async with driver.cursor() as cursor:
         async with cursor.copy(statement) as copy:
+            formatter = copy.formatter  # rows formatted here and sent in its chunks: not an await per row
             for value in values:
-                await copy.write_row(value)
+                if chunk := formatter.write_row(value):
+                    await copy.write(chunk)
 
 
 @contextlib.contextmanager

@@ -7,7 +7,6 @@ the state after it, so an incident touched by many events of one batch is writte
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from core.decider import Fact
@@ -15,15 +14,12 @@ from core.events import DomainEvent
 from core.incidents import events as e
 from core.incidents.accounts import Account
 from core.incidents.state import AccountRecord, Clarification, Incident
+from adapters.sql.columns import as_utc
 from adapters.sql.state_codec import incident_state_to_json
 
 Row = dict[str, Any]
 
 SUMMARY_LIMIT = 200
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    return None if moment is None else moment.astimezone(UTC)
 
 
 def incident_row(state: Incident, *, last_seq: int, version: int) -> Row:
@@ -35,10 +31,10 @@ def incident_row(state: Incident, *, last_seq: int, version: int) -> Row:
         "status": state.status.value,
         "kind": headline.kind.value,
         "severity": headline.severity,
-        "started_at": _utc(headline.started_at),
-        "ended_at": _utc(headline.ended_at),
-        "reported_at": _utc(state.reported_at),
-        "updated_at": _utc(state.updated_at or state.reported_at),
+        "started_at": as_utc(headline.started_at),
+        "ended_at": as_utc(headline.ended_at),
+        "reported_at": as_utc(state.reported_at),
+        "updated_at": as_utc(state.updated_at or state.reported_at),
         "parties": "," + ",".join(state.parties) + ",",
         "last_seq": last_seq,
         "version": version,
@@ -53,12 +49,12 @@ def account_row(incident_id: str, record: AccountRecord) -> Row:
         "incident_id": incident_id,
         "party": record.party,
         "version": record.version,
-        "filed_at": _utc(record.filed_at),
-        "amended_at": _utc(record.amended_at),
+        "filed_at": as_utc(record.filed_at),
+        "amended_at": as_utc(record.amended_at),
         "amendment_reason": record.amendment_reason,
         "kind": account.kind.value,
-        "started_at": _utc(account.started_at),
-        "ended_at": _utc(account.ended_at),
+        "started_at": as_utc(account.started_at),
+        "ended_at": as_utc(account.ended_at),
         "time_precision": account.time_precision.value,
         "lat": None if position is None else position.lat,
         "lon": None if position is None else position.lon,
@@ -82,9 +78,9 @@ def clarification_row(incident_id: str, item: Clarification) -> Row:
         "from_party": item.from_party,
         "to_party": item.to_party,
         "question": item.question,
-        "asked_at": _utc(item.asked_at),
+        "asked_at": as_utc(item.asked_at),
         "answer": item.answer,
-        "answered_at": _utc(item.answered_at),
+        "answered_at": as_utc(item.answered_at),
     }
 
 
@@ -94,7 +90,7 @@ def timeline_row(event: DomainEvent, fact: Fact, *, type_: str, after: Incident,
         "incident_id": fact.aggregate_id,
         "event_id": fact.event_id,
         "type": type_,
-        "time": _utc(fact.time),
+        "time": as_utc(fact.time),
         "party": fact.party,
         "actor": fact.actor,
         "summary": summary(event, fact, after=after),

@@ -7,11 +7,11 @@ PostgreSQL write the same rows. Importing this module registers the views and th
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import TypeAdapter
 
+from adapters.sql.columns import as_utc
 from adapters.sql.inspection_tables import DEADLINES, inspections, notification_recipients, notifications
 from adapters.sql.record_rows import RecordView, Rows, register_view
 from core.inspections import decider as visits
@@ -22,12 +22,8 @@ from core.inspections.state import Visit
 INSPECTION_TABLES = (inspections, notifications, notification_recipients)
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    return None if moment is None else moment.astimezone(UTC)
-
-
 def visit_rows(state: Visit, last_seq: int, version: int) -> Rows:
-    times = {key: _utc(getattr(state, key)) for key in (
+    times = {key: as_utc(getattr(state, key)) for key in (
         "expected_arrival", "requested_at", "reply_due", "entry_due", "notice_due", "replied_at", "entered_at",
         "plan_due", "plan_agreed_at", "started_at", "completion_due", "completed_at", "reported_at", "commented_at",
         "prohibited_at", "reasons_due", "reasons_given_at", "prevented_at")}
@@ -36,7 +32,7 @@ def visit_rows(state: Visit, last_seq: int, version: int) -> Rows:
         "requesting_party": state.requesting_party, "receiving_party": state.receiving_party,
         "status": state.status.value, "quota_year": state.quota_year, "terms_version": state.terms_version,
         "point_of_entry": state.point_of_entry, "team_size": state.team_size, "notice_late": state.notice_late,
-        "reply_late": state.reply_late, "accepted_at": _utc(state.accepted_at),
+        "reply_late": state.reply_late, "accepted_at": as_utc(state.accepted_at),
         "refusal_ground": None if state.refusal_ground is None else state.refusal_ground.value,
         "refusal_text": state.refusal_text or None, "ground_held": state.ground_held,
         "unsubstantiated": state.unsubstantiated,
@@ -44,7 +40,7 @@ def visit_rows(state: Visit, last_seq: int, version: int) -> Rows:
         "entry_late": state.entry_late, "arrival_overdue": state.arrival_overdue,
         "completion_late": state.completion_late, "last_seq": last_seq, "version": version, **times,
     }
-    row.update({f"{name}_missed_at": _utc(state.missed.get(name)) for name in DEADLINES})
+    row.update({f"{name}_missed_at": as_utc(state.missed.get(name)) for name in DEADLINES})
     return {"inspections": [row]}
 
 
@@ -52,8 +48,8 @@ def notification_rows(state: n.Notification, last_seq: int, version: int) -> Row
     return {
         "notifications": [{
             "id": state.id, "agreement_id": state.agreement_id, "party": state.party, "kind": state.kind,
-            "notified_at": _utc(state.notified_at), "terms_version": state.terms_version, "title": state.title,
-            "start": _utc(state.start), "end": _utc(state.end), "area": state.area,
+            "notified_at": as_utc(state.notified_at), "terms_version": state.terms_version, "title": state.title,
+            "start": as_utc(state.start), "end": as_utc(state.end), "area": state.area,
             "scale": None if state.scale is None else state.scale.model_dump(mode="json"),
             "notifiable": list(state.notifiable),
             "lead_seconds": None if state.lead is None else int(state.lead.total_seconds()),

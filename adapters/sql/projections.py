@@ -27,6 +27,7 @@ from core.incidents import decider as incident_decider
 from core.incidents.events import AGGREGATE as INCIDENT
 from core.incidents.state import Incident
 from core.ports import StoredEvent
+from adapters.sql.columns import as_utc
 from adapters.sql.incident_rows import Row, changes_for, timeline_row
 from adapters.sql.record_rows import VIEWS
 
@@ -342,7 +343,7 @@ def event_row(stored: StoredEvent, time: datetime | None = None) -> Row:
         "aggregate_id": envelope.subject,
         "aggversion": envelope.aggversion,
         "source": envelope.source,
-        "time": (time or parse_time(envelope.time)).astimezone(UTC),
+        "time": as_utc(time or parse_time(envelope.time)),
         "recorded": _aware(stored.recorded),
         "party": envelope.party,
         "actor": envelope.actor,
@@ -356,4 +357,4 @@ def event_row(stored: StoredEvent, time: datetime | None = None) -> Row:
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else as_utc(moment)  # type: ignore[return-value]

@@ -10,7 +10,7 @@ state, never an edit. Pure: no I/O, no clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Callable
 
 from pydantic import TypeAdapter
@@ -19,6 +19,7 @@ from core.agreements import agreement as ag
 from core.decider import Decider, Fact
 from core.events import DomainEvent
 from core.hotline import calls, check_calls, explanations, messages
+from adapters.sql.columns import as_utc
 
 Row = dict[str, Any]
 Rows = dict[str, list[Row]]
@@ -32,15 +33,11 @@ class RecordView:
     feed: Callable[[DomainEvent, Any, Fact], Row | None] | None = None
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    return None if moment is None else moment.astimezone(UTC)
-
-
 def _agreement_rows(state: ag.Agreement, last_seq: int, version: int) -> Rows:
     return {
         "agreements": [{
             "id": state.id, "name": state.name, "parties": list(state.parties),
-            "concluded_at": _utc(state.concluded_at), "terms_version": state.latest.version,
+            "concluded_at": as_utc(state.concluded_at), "terms_version": state.latest.version,
             "last_seq": last_seq, "version": version,
         }],
         "agreement_parties": [{
@@ -49,7 +46,7 @@ def _agreement_rows(state: ag.Agreement, last_seq: int, version: int) -> Rows:
             "alternate_contact": state.contacts[party].alternate if party in state.contacts else None,
         } for party in state.parties],
         "agreement_terms": [{
-            "agreement_id": state.id, "version": v.version, "effective_from": _utc(v.effective_from),
+            "agreement_id": state.id, "version": v.version, "effective_from": as_utc(v.effective_from),
             "terms": v.terms.model_dump(mode="json"),
         } for v in state.versions],
     }
@@ -57,7 +54,7 @@ def _agreement_rows(state: ag.Agreement, last_seq: int, version: int) -> Rows:
 
 def _message_rows(state: messages.Message, last_seq: int, version: int) -> Rows:
     row = state.model_dump(exclude={"ack_late", "answer_late"})
-    row.update({key: _utc(value) for key, value in row.items() if isinstance(value, datetime)})
+    row.update({key: as_utc(value) for key, value in row.items() if isinstance(value, datetime)})
     row.update(precedence=state.precedence.value, status=state.status.value, ack_late=state.ack_late,
                answer_late=state.answer_late, last_seq=last_seq, version=version)
     return {"hotline_messages": [row]}
@@ -74,16 +71,16 @@ def _feed_row(event: DomainEvent, fact: Fact, *, agreement_id: str, from_party: 
     return {
         "seq": fact.seq, "event_id": fact.event_id, "type": event.TYPE, "aggtype": "",
         "aggregate_id": fact.aggregate_id, "agreement_id": agreement_id, "from_party": from_party,
-        "to_party": to_party, "notify": notify, "time": _utc(fact.time), "party": fact.party,
+        "to_party": to_party, "notify": notify, "time": as_utc(fact.time), "party": fact.party,
         "data": event.payload(),
     }
 
 
 def _slot_rows(state: check_calls.SlotState, last_seq: int, version: int) -> Rows:
-    base = {"slot_id": state.id, "agreement_id": state.agreement_id, "slot_start": _utc(state.slot_start),
-            "window_end": _utc(state.window_end), "caller": state.caller, "terms_version": state.terms_version}
-    rows = [{**base, "party": p, "outcome": "answered", "recorded_at": _utc(t)} for p, t in state.answered.items()]
-    rows += [{**base, "party": p, "outcome": "missed", "recorded_at": _utc(t)} for p, t in state.missed.items()]
+    base = {"slot_id": state.id, "agreement_id": state.agreement_id, "slot_start": as_utc(state.slot_start),
+            "window_end": as_utc(state.window_end), "caller": state.caller, "terms_version": state.terms_version}
+    rows = [{**base, "party": p, "outcome": "answered", "recorded_at": as_utc(t)} for p, t in state.answered.items()]
+    rows += [{**base, "party": p, "outcome": "missed", "recorded_at": as_utc(t)} for p, t in state.missed.items()]
     return {"check_calls": sorted(rows, key=lambda r: r["party"])}
 
 
@@ -101,9 +98,9 @@ def _call_rows(state: calls.CallRequest, last_seq: int, version: int) -> Rows:
     return {"hotline_requests": [{
         **_REQUEST_BLANK, "kind": "call", "id": state.id, "agreement_id": state.agreement_id,
         "from_party": state.from_party, "to_party": state.to_party, "subject": "", "status": state.status.value,
-        "terms_version": state.terms_version, "requested_at": _utc(state.requested_at), "due": _utc(state.respond_due),
-        "responded_at": _utc(state.responded_at), "response_late": state.response_late,
-        "no_response_at": _utc(state.no_response_at), "held_at": _utc(state.held_at),
+        "terms_version": state.terms_version, "requested_at": as_utc(state.requested_at), "due": as_utc(state.respond_due),
+        "responded_at": as_utc(state.responded_at), "response_late": state.response_late,
+        "no_response_at": as_utc(state.no_response_at), "held_at": as_utc(state.held_at),
         "last_seq": last_seq, "version": version,
     }]}
 
@@ -113,11 +110,11 @@ def _explanation_rows(state: explanations.Explanation, last_seq: int, version: i
         **_REQUEST_BLANK, "kind": "explanation", "id": state.id, "agreement_id": state.agreement_id,
         "from_party": state.from_party, "to_party": state.to_party, "subject": state.subject,
         "status": state.status.value, "terms_version": state.terms_version,
-        "requested_at": _utc(state.requested_at), "due": _utc(state.reply_due),
-        "responded_at": _utc(state.replied_at), "response_late": state.reply_late,
-        "no_response_at": _utc(state.no_reply_at), "meeting_requested_at": _utc(state.meeting_requested_at),
-        "meeting_due": _utc(state.meeting_due), "meeting_held_at": _utc(state.meeting_held_at),
-        "meeting_late": state.meeting_late, "meeting_missed_at": _utc(state.meeting_missed_at),
+        "requested_at": as_utc(state.requested_at), "due": as_utc(state.reply_due),
+        "responded_at": as_utc(state.replied_at), "response_late": state.reply_late,
+        "no_response_at": as_utc(state.no_reply_at), "meeting_requested_at": as_utc(state.meeting_requested_at),
+        "meeting_due": as_utc(state.meeting_due), "meeting_held_at": as_utc(state.meeting_held_at),
+        "meeting_late": state.meeting_late, "meeting_missed_at": as_utc(state.meeting_missed_at),
         "incident_id": state.incident_id, "last_seq": last_seq, "version": version,
     }]}
 
