@@ -28,12 +28,13 @@ import gc
 import json
 import pickle
 import random
+import shutil
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import quote
 
 import psycopg
@@ -234,10 +235,11 @@ async def raw_executemany(engine: Any, columns: list[str], rows: list[tuple[Any,
 
 async def rebuild_and_compare(
     server: EmbeddedNatsServer, history: Published, *, label: str, ours_urls: list[str], raw_url: str, sqlite: bool,
-    target: int,
+    target: int, discard: Callable[[str], None],
 ) -> None:
     """Per round (ROUNDS, median reported): the raw ordered read, then our rebuild into a fresh
-    database (`ours_urls[round]`); once: the raw executemany and our store's decoded read."""
+    database (`ours_urls[round]`); once: the raw executemany and our store's decoded read.
+    Each database is `discard`ed once counted, so no round runs beside the last one's data."""
     spec, n = history.spec, history.count
     nc = await open_nats(server)
     try:
@@ -264,6 +266,7 @@ async def rebuild_and_compare(
                 assert await conn.scalar(sa.select(sa.func.count()).select_from(t.events)) == n
         finally:
             await raw_engine.dispose()
+            discard(raw_url)
 
         read_s, ours_s = [], []
         for round_, ours_url in enumerate(ours_urls):
@@ -283,6 +286,7 @@ async def rebuild_and_compare(
                 assert counts["events"] == n
             finally:
                 await engine.dispose()
+                discard(ours_url)
             print(f"  round {round_ + 1}: ours {rate(n, ours_s[-1]):,.0f}/s, raw ordered read {rate(n, read_s[-1]):,.0f}/s",
                   flush=True)
         await store.close()
@@ -308,6 +312,7 @@ async def test_rebuild_sqlite(
         bench_nats, history, label="SQLite", sqlite=True, target=TARGET_SQLITE,
         ours_urls=[f"sqlite:///{tmp_path}/ours{r}/parley.db" for r in range(ROUNDS)],
         raw_url=f"sqlite:///{tmp_path}/raw/parley.db",
+        discard=lambda url: shutil.rmtree(Path(url.removeprefix("sqlite:///")).parent),
     )
 
 
@@ -321,13 +326,19 @@ async def test_rebuild_postgresql(bench_nats: EmbeddedNatsServer, history: Publi
         for schema in schemas:
             conn.execute(f'CREATE SCHEMA "{schema}"')
     separator = "&" if "?" in PG_URL else "?"
-    raw_url, *ours_urls = (f"{PG_URL}{separator}options={quote(f'-csearch_path={s}', safe='')}" for s in schemas)
+    urls = {f"{PG_URL}{separator}options={quote(f'-csearch_path={s}', safe='')}": s for s in schemas}
+    raw_url, *ours_urls = urls
+
+    def drop(*names: str) -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            for schema in names:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            conn.execute("CHECKPOINT")  # its dirty buffers written now, not during the next round
+
     try:
         await rebuild_and_compare(
             bench_nats, history, label="PostgreSQL", sqlite=False, target=TARGET_POSTGRES,
-            ours_urls=ours_urls, raw_url=raw_url,
+            ours_urls=ours_urls, raw_url=raw_url, discard=lambda url: drop(urls[url]),
         )
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            for schema in schemas:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        drop(*schemas)
