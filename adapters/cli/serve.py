@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -54,6 +55,23 @@ async def serve(settings: Settings, *, with_projector: bool, announce: bool = Tr
     projector: asyncio.Task[None] | None = None
     notary: asyncio.Task[None] | None = None
     scheduler: asyncio.Task[None] | None = None
+    server: uvicorn.Server | None = None
+    terminated = False
+    main = asyncio.current_task()
+
+    def on_sigterm() -> None:
+        """SIGTERM (`kill`, `docker stop`, systemd) stops the process as cleanly as Ctrl-C does:
+        the server drains, and the `finally` below runs, which stops the embedded nats-server.
+        Without this handler uvicorn re-raised SIGTERM with the default action once it had
+        stopped, killing the process before that cleanup: the nats-server was left running."""
+        nonlocal terminated
+        terminated = True
+        if server is not None:
+            server.should_exit = True  # uvicorn's own graceful stop
+        elif main is not None:
+            main.cancel()  # still starting (catching up, seeding): stop there
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, on_sigterm)
     try:
         token_path = await ensure_admin_token(runtime.tokens, settings.home)
         if demo:  # `parley up --demo`: a scripted year of history on first start (adapters/demo.py)
@@ -90,6 +108,10 @@ async def serve(settings: Settings, *, with_projector: bool, announce: bool = Tr
             typer.echo(f"Database: {redacted(settings.resolved_database_url)}")
             typer.echo(f"Admin token: {token_path}")
         await server.serve()
+    except asyncio.CancelledError:
+        if not terminated:
+            raise
+        typer.echo("SIGTERM: stopping", err=True)
     finally:
         stop.set()
         if scheduler is not None:
@@ -105,3 +127,4 @@ async def serve(settings: Settings, *, with_projector: bool, announce: bool = Tr
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await projector
         await runtime.close()
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)

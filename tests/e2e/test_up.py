@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import signal
 import socket
@@ -101,3 +103,63 @@ def test_up_restarts_on_the_same_home_and_keeps_the_data(parley_up) -> None:  # 
     finally:
         again.send_signal(signal.SIGINT)
         again.wait(timeout=20)
+
+
+def _nats_port(home: Path) -> int:
+    return int((home / ".parley" / "nats.url").read_text().strip().rsplit(":", 1)[1])
+
+
+def _closed(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return True
+    return False
+
+
+def _kill_leftover_nats(home: Path) -> None:
+    """Should the test fail, never leave its nats-server running (its ports file names its pid)."""
+    for ports in (home / ".parley" / "nats").glob("nats-server_*.ports"):
+        with contextlib.suppress(ValueError, ProcessLookupError):
+            os.kill(int(ports.stem.rsplit("_", 1)[1]), signal.SIGKILL)
+
+
+def test_sigterm_stops_up_and_its_embedded_nats_server(parley_up) -> None:  # noqa: ANN001
+    """`kill`, `docker stop` and systemd send SIGTERM: the embedded nats-server must stop too."""
+    url, home, process = parley_up
+    nats_port = _nats_port(home)
+    assert not _closed(nats_port)
+    try:
+        process.send_signal(signal.SIGTERM)
+
+        assert process.wait(timeout=20) == 0
+        assert _closed(nats_port), "the embedded nats-server outlived `parley up`"
+    finally:
+        _kill_leftover_nats(home)
+
+
+def test_sigterm_while_still_starting_stops_cleanly_too(tmp_path: Path) -> None:
+    """SIGTERM during start-up (here: while `--demo` seeds its history, before the API listens)."""
+    port = free_port()
+    process = subprocess.Popen([str(PARLEY), "up", "--demo"], cwd=tmp_path, env=environment(PARLEY_HTTP_PORT=str(port)),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert process.stdout is not None
+        seen = []
+        for line in process.stdout:
+            seen.append(line)
+            if line.startswith("Seeding the demo history"):
+                break
+        else:
+            raise AssertionError(f"parley up --demo did not start seeding: {''.join(seen)}")
+        nats_port = _nats_port(tmp_path)
+
+        process.send_signal(signal.SIGTERM)
+
+        assert process.wait(timeout=30) == 0, process.stdout.read()
+        assert _closed(nats_port), "the embedded nats-server outlived `parley up`"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        _kill_leftover_nats(tmp_path)
