@@ -48,6 +48,10 @@ async def ensure_admin_token(tokens: TokenStore, home: Path) -> Path:
     return path
 
 
+#: How often a SIGTERM during start-up cancels the start-up again until it has stopped.
+_RECANCEL_SECONDS = 2.0
+
+
 async def serve(settings: Settings, *, with_projector: bool, announce: bool = True, demo: bool = False) -> None:
     logs.configure(fmt=settings.log_format, level=settings.log_level)
     runtime = await Runtime.open(settings)
@@ -57,6 +61,7 @@ async def serve(settings: Settings, *, with_projector: bool, announce: bool = Tr
     scheduler: asyncio.Task[None] | None = None
     server: uvicorn.Server | None = None
     terminated = False
+    cleaning_up = False  # set once the start-up has stopped: the cleanup is never cancelled
     main = asyncio.current_task()
 
     def on_sigterm() -> None:
@@ -69,7 +74,18 @@ async def serve(settings: Settings, *, with_projector: bool, announce: bool = Tr
         if server is not None:
             server.should_exit = True  # uvicorn's own graceful stop
         elif main is not None:
-            main.cancel()  # still starting (catching up, seeding): stop there
+            cancel_start()
+
+    def cancel_start() -> None:
+        """Still starting (catching up, seeding): stop there, by cancelling the start-up. Again
+        every `_RECANCEL_SECONDS` until it has stopped: a cancellation delivered at an unlucky
+        moment can be lost on the way (Python 3.11's `asyncio.wait_for` swallows one that
+        arrives as its inner wait completes, and under uvloop a start-up cancelled inside an
+        aiosqlite call was seen waiting forever on a future nothing would complete)."""
+        if main is None or main.done() or cleaning_up:
+            return
+        main.cancel()
+        asyncio.get_running_loop().call_later(_RECANCEL_SECONDS, cancel_start)
 
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, on_sigterm)
     try:
@@ -113,6 +129,7 @@ async def serve(settings: Settings, *, with_projector: bool, announce: bool = Tr
             raise
         typer.echo("SIGTERM: stopping", err=True)
     finally:
+        cleaning_up = True
         stop.set()
         if scheduler is not None:
             scheduler.cancel()
