@@ -87,7 +87,7 @@ class Runtime:
             if embedded is not None:
                 await embedded.stop()
             raise
-        projector = Projector(engine=engine, store=store)
+        projector = Projector(engine=engine, store=store, writer_process_from=settings.writer_process_from)
         # Quota use at an inspection reply comes from the read models once they have caught up
         # with the stream (else from a fold of the stream): see adapters/sql/inspection_ledger.py.
         ledger = SqlQuotaLedger(engine=engine, projection=projector, store=store)

@@ -45,7 +45,13 @@ class Settings(BaseSettings):
     oidc_officer_claim: str = Field(default="parley_officer", description="Claim holding the officer id (party roles).")
     oidc_jwks_cache_seconds: int = Field(default=300, ge=0, description="How long the JWKS is cached (refetched early for an unknown key id).")
     rate_limit_burst: int = Field(default=100, ge=1, description="Requests a token may make at once before the rate limit applies.")
+    projector_writer_process_from: int = Field(default=20_000, ge=0, description="A projector catch-up of at least this many events commits from a second process, so a rebuild uses two cores (adapters/sql/writer_process.py); 0: never.")
     token_cache_seconds: float = Field(default=5.0, ge=0, description="How long an API process may reuse a verified token without the database (0: never). Revocations reach every process at once over NATS; this bounds the rare case one cannot (adapters/token_cache.py).")
+
+    @property
+    def writer_process_from(self) -> int | None:
+        """`Projector(writer_process_from=…)`: None when turned off."""
+        return self.projector_writer_process_from or None
 
     @property
     def resolved_database_url(self) -> str:

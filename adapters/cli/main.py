@@ -136,7 +136,8 @@ def replay(
         from adapters.sql.migrate import migrate as do_migrate
         from adapters.sql.projector import Projector
 
-        runtime = await Runtime.open(Settings())
+        settings = Settings()
+        runtime = await Runtime.open(settings)
         engine = create_engine(database_url)
         try:
             await do_migrate(database_url)
@@ -145,7 +146,7 @@ def replay(
                 moment = until if until.tzinfo else until.replace(tzinfo=UTC)
                 at_time = await runtime.store.seq_at(moment)
                 limit = at_time if limit is None else min(limit, at_time)
-            projector = Projector(engine=engine, store=runtime.store)
+            projector = Projector(engine=engine, store=runtime.store, writer_process_from=settings.writer_process_from)
             if await projector.checkpoint() > 0:
                 raise fail("the target database already holds projected data; give an empty one")
             end = limit if limit is not None else await runtime.store.last_seq()

@@ -30,6 +30,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from adapters.sql.sqlite_raw import PRAGMAS
+
 #: Execution option read by the SQLite `begin` hook: "DEFERRED" (default) or "IMMEDIATE".
 SQLITE_BEGIN = "parley_sqlite_begin"
 
@@ -39,12 +41,6 @@ _ASYNC_DRIVERS = {
     "postgres": "postgresql+psycopg",
 }
 
-_SQLITE_PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
-    "PRAGMA synchronous=NORMAL",
-    "PRAGMA busy_timeout=5000",
-    "PRAGMA foreign_keys=ON",
-)
 
 
 def async_url(url: str) -> str:
@@ -147,7 +143,7 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            for pragma in _SQLITE_PRAGMAS:
+            for pragma in PRAGMAS:
                 cursor.execute(pragma)
         finally:
             cursor.close()

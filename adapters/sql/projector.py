@@ -30,16 +30,22 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql import tables as t
-from adapters.sql.bulk import BulkWriter, collector_relaxed, gc_paused
+from adapters.sql.bulk import BulkWriter
 from adapters.sql.engine import for_writing
+from adapters.sql.gc_control import collector_relaxed, gc_paused
 from adapters.sql.projections import RowChanges, StreamGap, check_contiguous, project, touched
 from adapters.sql.snapshots import StateCache, load_snapshot
+from adapters.sql.writer_process import WriterProcess, writer_target
 from core.errors import Conflict, Unavailable
 from core.ports import EventStore, StoredEvent
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+
+#: Catch-ups of at least this many events commit from a writer process (`writer_process`), where
+#: the database allows one: below it, starting a process costs more than it saves.
+WRITER_PROCESS_FROM = 20_000
 
 _POLL_SECONDS = 0.05
 _RETRY_SECONDS = 1.0
@@ -56,6 +62,7 @@ class Projector:
         name: str = "main",
         batch_size: int = 1000,
         idle_seconds: float = 0.1,
+        writer_process_from: int | None = WRITER_PROCESS_FROM,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -65,6 +72,7 @@ class Projector:
         self._name = name
         self._batch_size = batch_size
         self._idle_seconds = idle_seconds
+        self._writer_process_from = writer_process_from
         self._committed = 0  # highest sequence this instance has committed
         self._advanced = asyncio.Event()
         self._update_sql: dict[str, Any] = {}
@@ -100,8 +108,11 @@ class Projector:
             if remaining <= 0:
                 return False
             # Woken at once by this process's projector; otherwise poll (another process projects).
+            # `asyncio.timeout`, not `wait_for`: Python 3.11's `wait_for` can swallow a
+            # cancellation that arrives as its inner wait completes (python/cpython#87555).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._advanced.wait(), min(remaining, _POLL_SECONDS))
+                async with asyncio.timeout(min(remaining, _POLL_SECONDS)):
+                    await self._advanced.wait()
 
     # --- projecting ----------------------------------------------------------------------------
 
@@ -248,6 +259,7 @@ class Projector:
         written: the caller starts again from the checkpoint in the database."""
         committing: asyncio.Task[int] | None = None
         prepared = position
+        process = await self._writer_process(target - position)
         try:
             async with _closing(batches):
                 async for batch in batches:
@@ -261,7 +273,10 @@ class Projector:
                         committing = None
                         if progress is not None:
                             progress(position, target)
-                    committing = asyncio.create_task(self._commit(changes, after=after))
+                    committing = asyncio.create_task(self._commit(changes, after=after, process=process))
+                    # Let the commit start now: reading and folding the next batch may not yield
+                    # to the event loop before it is done.
+                    await asyncio.sleep(0)
                     if prepared >= target:
                         break
             if committing is not None:
@@ -277,7 +292,23 @@ class Projector:
                     committing.cancel()
                 await asyncio.gather(committing, return_exceptions=True)  # never leave it running
             raise
+        finally:
+            if process is not None:
+                await process.close()
         return position
+
+    async def _writer_process(self, backlog: int) -> WriterProcess | None:
+        """A writer process for a catch-up of `backlog` events, where one pays (`writer_process`)."""
+        if self._writer_process_from is None or backlog < self._writer_process_from:
+            return None
+        target = writer_target(self._engine)
+        if target is None or not all(target.queue().supports(table) for table in t.PROJECTION_TABLES):
+            return None
+        try:
+            return await WriterProcess.start(target)
+        except (OSError, Unavailable) as error:  # slower in-process, but never stuck on this
+            log.warning("projector %s: no writer process (%s); committing in-process", self._name, error)
+            return None
 
     async def _ensure_checkpoint(self) -> int:
         current = await self.checkpoint()
@@ -334,18 +365,30 @@ class Projector:
         self._cache.remember(changes.after, position=changes.last_seq)
         return changes
 
-    async def _commit(self, changes: RowChanges, *, after: int) -> int:
-        """One transaction: move the checkpoint from `after`, write the rows."""
-        cp = t.projection_checkpoints
-        async with self._writer.begin() as conn:
-            moved = await conn.execute(
-                cp.update()
-                .where(cp.c.name == self._name, cp.c.last_seq == after)
-                .values(last_seq=changes.last_seq, last_hash=changes.last_hash)
-            )
-            if moved.rowcount != 1:
+    async def _commit(self, changes: RowChanges, *, after: int, process: WriterProcess | None = None) -> int:
+        """One transaction: move the checkpoint from `after`, write the rows (here, or in the
+        writer `process`)."""
+        if process is not None:
+            queued = process.target.queue()
+            with gc_paused():
+                for table in t.PROJECTION_TABLES:
+                    queued.insert(table, changes.inserts.get(table.name, ()))
+                    queued.update(table, changes.updates.get(table.name, ()))
+            if not await process.commit(
+                name=self._name, after=after, last_seq=changes.last_seq, last_hash=changes.last_hash, queued=queued.take()
+            ):
                 raise _Overtaken()
-            await self._write(conn, changes)
+        else:
+            cp = t.projection_checkpoints
+            async with self._writer.begin() as conn:
+                moved = await conn.execute(
+                    cp.update()
+                    .where(cp.c.name == self._name, cp.c.last_seq == after)
+                    .values(last_seq=changes.last_seq, last_hash=changes.last_hash)
+                )
+                if moved.rowcount != 1:
+                    raise _Overtaken()
+                await self._write(conn, changes)
         self._committed = max(self._committed, changes.last_seq)
         self._advanced.set()
         self._advanced = asyncio.Event()

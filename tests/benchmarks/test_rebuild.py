@@ -9,8 +9,10 @@ fresh stream (pipelined `js.publish_async`, no command path).
 
 OURS (PARLEY_BENCH_ROUNDS rounds, the median reported; each round after a raw read of its own):
 a fresh, migrated database (a SQLite file; a fresh PostgreSQL schema), then
-`Projector(engine, store).catch_up()`: ordered consumer, decode, fold, rows for every
-projection table, one transaction per batch with the checkpoint.
+`Projector(engine, store).catch_up()` as `parley project` runs it: ordered consumer, decode,
+fold, rows for every projection table, one transaction per batch with the checkpoint — committed
+from the projector's writer process (adapters/sql/writer_process.py: a catch-up this long uses
+one by default), so the figure includes starting and stopping that process.
 
 RAW BASELINES, same run:
 (a) an ordered-consumer read of the same stream alone (plain nats-py, `next_msg`, no decoding);

@@ -75,6 +75,16 @@ async def engine(database_url: str) -> AsyncIterator[Any]:
     await engine.dispose()
 
 
+async def reset_read_models(engine: Any) -> None:
+    """Empty every projection table and drop the checkpoints: the read models as before a rebuild."""
+    from adapters.sql import tables as t
+
+    async with engine.begin() as conn:
+        for table in reversed(t.PROJECTION_TABLES):
+            await conn.execute(table.delete())
+        await conn.execute(t.projection_checkpoints.delete())
+
+
 # --- an event store in a list --------------------------------------------------------------------
 
 class ListEventStore:

@@ -3,7 +3,8 @@
 A real `parley project --once` process reads a real JetStream stream into the database under
 test; it is killed with SIGKILL at random moments (after it has made progress), restarted, and
 finally allowed to finish. The digest must equal that of a clean, uninterrupted rebuild — and on
-SQLite and PostgreSQL alike.
+SQLite and PostgreSQL alike, committing in-process and from a writer process (whose child,
+orphaned by the SIGKILL, must finish or roll back its transaction and exit on its own).
 """
 
 from __future__ import annotations
@@ -60,18 +61,37 @@ async def clean_rebuild(store: JetStreamEventStore, url: str) -> str:
         await engine.dispose()
 
 
+def writer_children(home: Path) -> list[int]:
+    """Writer processes (adapters/sql/writer_child.py) started by this test's `parley` processes."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"adapters.sql.writer_child" in command and f"PARLEY_HOME={home}".encode() in environ:
+            found.append(int(proc.name))
+    return found
+
+
+@pytest.mark.parametrize("writer_process_from", ["0", "1"], ids=["in-process", "writer-process"])
 async def test_projector_killed_at_random_moments_ends_with_the_clean_rebuild_digest(
     js_store: JetStreamEventStore, stream_spec: StreamSpec, nats_server: EmbeddedNatsServer,
-    database_url: str, sqlite_url: str, tmp_path: Path,
+    database_url: str, sqlite_url: str, tmp_path: Path, writer_process_from: str,
 ) -> None:
     total = await fill(js_store, EVENTS)
+    home = tmp_path / "home"
     env = environment(
-        PARLEY_HOME=str(tmp_path / "home"), PARLEY_NATS_URL=nats_server.app_url, PARLEY_DATABASE_URL=database_url,
+        PARLEY_HOME=str(home), PARLEY_NATS_URL=nats_server.app_url, PARLEY_DATABASE_URL=database_url,
         PARLEY_STREAM=stream_spec.name, PARLEY_SUBJECT_PREFIX=stream_spec.subject_prefix,
+        PARLEY_PROJECTOR_WRITER_PROCESS_FROM=writer_process_from,
     )
     await migrate(database_url)
     rng = random.Random(2024)
-    kills, seen = 0, 0
+    kills, seen, children_seen = 0, 0, 0
     while kills < KILLS:
         process = subprocess.Popen([str(PARLEY), "project", "--once"], env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -81,6 +101,7 @@ async def test_projector_killed_at_random_moments_ends_with_the_clean_rebuild_di
             await asyncio.sleep(rng.uniform(0, 0.25))
             if process.poll() is not None:
                 break
+            children_seen += len(writer_children(home))
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=10)
             kills += 1
@@ -99,6 +120,15 @@ async def test_projector_killed_at_random_moments_ends_with_the_clean_rebuild_di
     crashed = await _digest(database_url)
     reference_url = f"sqlite:///{tmp_path / 'reference.db'}"
     assert crashed == await clean_rebuild(js_store, reference_url)
+    if writer_process_from == "0":
+        assert children_seen == 0
+    else:
+        assert children_seen > 0, "the projector never used a writer process"
+        for _ in range(100):  # an orphan finishes its transaction first
+            if not writer_children(home):
+                break
+            await asyncio.sleep(0.1)
+        assert writer_children(home) == [], "a writer process outlived its projector"
 
 
 async def _digest(url: str) -> str:

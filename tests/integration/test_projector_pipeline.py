@@ -17,12 +17,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.exc import OperationalError
 
-from adapters.sql import tables as t
-from adapters.sql.bulk import collector_relaxed
+from adapters.sql.gc_control import collector_relaxed
 from adapters.sql.digest import digest, table_counts
 from adapters.sql.projector import Projector
 from core.ports import AggregateRef
-from tests.integration.sql_fixtures import ListEventStore, generated_history
+from tests.integration.sql_fixtures import ListEventStore, generated_history, reset_read_models
 
 
 class FailingOnce(Projector):
@@ -46,13 +45,6 @@ class FailingOnce(Projector):
             raise OperationalError("INSERT", {}, Exception("the database went away mid-commit"))
 
 
-async def _reset(engine: Any) -> None:
-    async with engine.begin() as conn:
-        for table in reversed(t.PROJECTION_TABLES):
-            await conn.execute(table.delete())
-        await conn.execute(t.projection_checkpoints.delete())
-
-
 async def test_a_failed_commit_writes_nothing_folded_after_it_and_a_restart_matches_a_clean_rebuild(engine):
     history = generated_history(700)
     store = ListEventStore(history.events)
@@ -68,7 +60,7 @@ async def test_a_failed_commit_writes_nothing_folded_after_it_and_a_restart_matc
     assert await projector.catch_up() == len(history.events)
     resumed = await digest(engine)
 
-    await _reset(engine)
+    await reset_read_models(engine)
     assert await Projector(engine=engine, store=store).catch_up() == len(history.events)
     assert await digest(engine) == resumed
 
@@ -135,7 +127,7 @@ async def test_a_rebuild_whose_cache_forgets_states_still_loads_them_from_the_da
     assert loads == []  # every aggregate was new or in the cache
     with_room = await digest(engine)
 
-    await _reset(engine)
+    await reset_read_models(engine)
     forgetful = Projector(engine=engine, store=store, batch_size=40)
     forgetful._cache.capacity = 5
     assert await forgetful.catch_up() == len(history.events)
@@ -146,7 +138,7 @@ async def test_a_rebuild_whose_cache_forgets_states_still_loads_them_from_the_da
 @given(moment=st.datetimes(timezones=st.just(UTC)) | st.datetimes(timezones=st.timezones()))
 def test_sqlite_time_is_sqlalchemys_storage_format_of_the_utc_instant(moment: datetime) -> None:
     """The fast path for UTC values writes what the general path (and SQLAlchemy) writes."""
-    from adapters.sql.bulk import _sqlite_time
+    from adapters.sql.row_plans import sqlite_time
 
     expected = moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-    assert _sqlite_time(moment) == expected
+    assert sqlite_time(moment) == expected
