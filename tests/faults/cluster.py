@@ -122,13 +122,23 @@ def rewrite(text: str, *, client: int, monitor: int, routes: dict[str, int], own
     return text
 
 
+def config_password() -> str:
+    """A random password that a `$VARIABLE` reference in a nats-server config reads as a string.
+
+    nats-server parses a variable's value like a config literal: `-dTq…` is read as a malformed
+    number (the server refuses to start) and `12345` as an integer. A leading letter avoids both
+    (docs/operations.md says the same to operators); `token_urlsafe` alone failed CI ~1 run in 20.
+    """
+    return "p" + secrets.token_urlsafe(16)
+
+
 def cluster_from_deploy(root: Path) -> Cluster:
     """Write the three rewritten configs under `root`; nothing is started yet."""
     routes = {name: free_port() for name in NAMES}
     credentials = {
-        "PARLEY_NATS_USER": "parley", "PARLEY_NATS_PASSWORD": secrets.token_urlsafe(16),
-        "PARLEY_NATS_ADMIN_USER": "parley-admin", "PARLEY_NATS_ADMIN_PASSWORD": secrets.token_urlsafe(16),
-        "NATS_ROUTE_USER": "route", "NATS_ROUTE_PASSWORD": secrets.token_urlsafe(16),
+        "PARLEY_NATS_USER": "parley", "PARLEY_NATS_PASSWORD": config_password(),
+        "PARLEY_NATS_ADMIN_USER": "parley-admin", "PARLEY_NATS_ADMIN_PASSWORD": config_password(),
+        "NATS_ROUTE_USER": "route", "NATS_ROUTE_PASSWORD": config_password(),
     }
     nodes: dict[str, Node] = {}
     for name in NAMES:
