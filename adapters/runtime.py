@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters import nats_access
 from adapters.clock import SystemClock
 from adapters.embedded.nats_server import EmbeddedNatsServer
-from adapters.integrity.keystore import signer_for
+from adapters.integrity.keystore import published_keys, signer_for
 from adapters.jetstream.connect import connect
 from adapters.jetstream.lease import Lease, projector_lease_name
 from adapters.jetstream.store import JetStreamEventStore
@@ -93,7 +93,9 @@ class Runtime:
         ledger = SqlQuotaLedger(engine=engine, projection=projector, store=store)
         # Cold commands on incidents start from the read models' state (OCC catches a lag).
         app = Application(store=store, clock=clock or SystemClock(), states=ReadModelStates(engine), ledger=ledger)
-        app.handler.signer = signer_for(settings)  # party/system keys held here sign events (issue 6)
+        # party/system keys held here sign events (issue 6); a party whose published key is not
+        # held here signs on its clients, so its unsigned writes are refused
+        app.handler.signer = signer_for(settings, published=published_keys(app.handler))
         # Verified tokens are reused for a few seconds; revocations reach every process over NATS.
         cache = TokenCache(nc, settings.subject_prefix, ttl=settings.token_cache_seconds)
         await cache.start()

@@ -82,6 +82,13 @@ class Signer(Protocol):
         """`event` with its `signature` set, or unchanged when no key of its holder is held."""
         ...
 
+    async def admit(self, events: Sequence[Event]) -> None:
+        """Raise `Invalid` when one of the signed `events` stayed unsigned although its party signs
+        its own events (a key of the party is published and this server does not hold it): stored,
+        it would be an unsigned fact in the party's name that `parley verify` reports. The party's
+        officers prepare, sign and submit instead (`core.integrity.client_signing`)."""
+        ...
+
 
 # --- deadlines ---------------------------------------------------------------------------------
 

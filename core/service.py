@@ -223,6 +223,8 @@ class CommandHandler:
                 return Outcome(aggregate_id=ref.id, seq=loaded.last_seq, events=(), state=loaded.state,
                                prepared=signing is not None)
             sealed = self._seal(ref, loaded, domain_events, command, event_ids, envelope, signed=signing is None)
+            if signing is None and self.signer is not None:
+                await self.signer.admit(sealed)  # a party that signs on its clients: never unsigned
             if signing is not None:
                 sealed = signing.apply(sealed, what=what, current_seq=loaded.last_seq)
                 if signing.prepare:

@@ -4,7 +4,8 @@
 writes no private key here. If this server held a key of the party, that key is moved to
 `retired/` (so the server stops signing as the party) and retired in the log after the new one is
 published; from then on only the party can produce a valid USA signature, and every USA event
-must be client-signed (`core.integrity.client_signing`), or `parley verify` reports it unsigned.
+must be client-signed (`core.integrity.client_signing`): the server refuses USA's unsigned writes
+(`keystore.DirectorySigner.admit`), and `parley verify` reports any that reached the stream.
 """
 
 from __future__ import annotations

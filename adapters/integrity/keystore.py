@@ -14,12 +14,15 @@ Private keys never enter the stream or the database: only the `.pub` form is pub
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Awaitable, Callable, Sequence
 
 from adapters.settings import Settings
 from core.envelope import Event
-from core.integrity.keys import HeldKeys, check_holder
+from core.integrity.keys import DECIDER, SYSTEM_HOLDER, HeldKeys, check_holder, holder_of, signs_on_clients
+from core.service import CommandHandler
 from core.integrity.notes import SignerKey
 
 PENDING = ".key.pending"
@@ -77,14 +80,30 @@ def _write_private(path: Path, text: str) -> None:
     os.chmod(path, 0o600)
 
 
+#: How long a holder's published keys, as read from the log, are trusted before they are read again.
+PUBLISHED_KEYS_SECONDS = 5.0
+
+PublishedKeys = Callable[[str], Awaitable[Sequence[str]]]
+
+
 class DirectorySigner:
     """`core.ports.Signer` over a key directory; re-reads it when it changes, so a key created or
-    rotated with `parley keys` while the server runs is used from then on without a restart."""
+    rotated with `parley keys` while the server runs is used from then on without a restart.
 
-    def __init__(self, directory: KeyDirectory) -> None:
+    `published(holder)` gives the ids of the holder's published, unretired keys (the log's `key`
+    aggregate). A party with such a key but none held here signs on its clients, so `admit`
+    refuses a write of it that would stay unsigned. The answer is reused for
+    `PUBLISHED_KEYS_SECONDS` (per party, not per write: most parties hold no key at all): a key
+    published by another process is enforced here at most that long after."""
+
+    def __init__(self, directory: KeyDirectory, *, published: PublishedKeys | None = None,
+                 published_seconds: float = PUBLISHED_KEYS_SECONDS) -> None:
         self._directory = directory
         self._stamp: int | None = None
         self._held = HeldKeys(keys={})
+        self._published = published
+        self._published_seconds = published_seconds
+        self._known: dict[str, tuple[float, tuple[str, ...]]] = {}
 
     def _refresh(self) -> None:
         try:
@@ -99,9 +118,35 @@ class DirectorySigner:
         self._refresh()
         return self._held.sign(event)
 
+    async def admit(self, events: Sequence[Event]) -> None:
+        if self._published is None:
+            return
+        for event in events:
+            holder = holder_of(event)
+            if event.signature is None and holder != SYSTEM_HOLDER and (key_ids := await self._published_keys(holder)):
+                raise signs_on_clients(holder, key_ids)
 
-def signer_for(settings: Settings) -> DirectorySigner:
+    async def _published_keys(self, holder: str) -> tuple[str, ...]:
+        now = time.monotonic()
+        known = self._known.get(holder)
+        if known is None or known[0] <= now:
+            assert self._published is not None
+            known = (now + self._published_seconds, tuple(await self._published(holder)))
+            self._known[holder] = known
+        return known[1]
+
+
+def signer_for(settings: Settings, *, published: PublishedKeys | None = None) -> DirectorySigner:
     """The signer of a process configured by `settings` (keys in PARLEY_KEYS_DIR or PARLEY_HOME/keys)."""
     from adapters.integrity.settings import AuditSettings
 
-    return DirectorySigner(KeyDirectory(AuditSettings().keys_path(settings)))
+    return DirectorySigner(KeyDirectory(AuditSettings().keys_path(settings)), published=published)
+
+
+def published_keys(handler: CommandHandler) -> PublishedKeys:
+    """The holder's published, unretired key ids, folded from the log."""
+    async def active(holder: str) -> tuple[str, ...]:
+        state = (await handler.load(DECIDER, holder, fresh=True)).state
+        return tuple(state.active) if state is not None else ()
+
+    return active

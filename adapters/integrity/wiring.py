@@ -1,4 +1,6 @@
-"""Wiring the integrity pieces onto a `Runtime`: the event signer, the system key, the notary."""
+"""Wiring the integrity pieces onto a `Runtime`: the key directory, the system key, the notary.
+
+(The event signer is installed by `Runtime.open`: `adapters.integrity.keystore.signer_for`.)"""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import structlog
 
 from adapters.integrity.audit_stream import AuditLog, AuditSpec
 from adapters.integrity.keys_admin import create_key
-from adapters.integrity.keystore import DirectorySigner, KeyDirectory
+from adapters.integrity.keystore import KeyDirectory
 from adapters.integrity.log_tree import LogTree
 from adapters.integrity.notary import Notary
 from adapters.integrity.settings import AuditSettings
@@ -22,11 +24,6 @@ log = structlog.get_logger("parley.integrity")
 
 def key_directory(runtime: Runtime, audit: AuditSettings | None = None) -> KeyDirectory:
     return KeyDirectory((audit or AuditSettings()).keys_path(runtime.settings))
-
-
-def install_signer(runtime: Runtime, audit: AuditSettings | None = None) -> None:
-    """Sign every event this process appends with the key of its party (or the system), when held."""
-    runtime.app.handler.signer = DirectorySigner(key_directory(runtime, audit))
 
 
 async def ensure_system_key(runtime: Runtime, audit: AuditSettings | None = None) -> None:

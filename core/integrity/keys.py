@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from core.decider import Decider, Fact
 from core.envelope import Event, format_time
@@ -186,13 +186,30 @@ class KeyRing:
         return [p.key for p in self.periods.values() if p.holder == SYSTEM_HOLDER]
 
 
+def signs_on_clients(holder: str, key_ids: Sequence[str]) -> Invalid:
+    """The refusal of a server-side write for a party that signs its own events."""
+    keys = ", ".join(key_ids)
+    return Invalid(f"{holder} signs its own events (its published key {keys} is not held by this server), so this"
+                   f" write would be stored unsigned in {holder}'s name: prepare it, sign it with {holder}'s key"
+                   " and submit it (docs/key-management.md, \"Signing on the client\")")
+
+
 @dataclass(frozen=True, kw_only=True)
 class HeldKeys:
     """The private keys this server holds, by holder: the `core.ports.Signer` the command handler
-    uses. An event whose holder has no key here stays unsigned."""
+    uses. An event whose holder has no key here stays unsigned, unless `client_held` names the
+    holder: its published keys are held by its own officers, and `admit` refuses the write."""
 
     keys: Mapping[str, SignerKey]
+    #: Holders that sign on their clients -> the ids of their published, unretired keys.
+    client_held: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def sign(self, event: Event) -> Event:
         key = self.keys.get(holder_of(event))
         return sign_event(event, key) if key is not None else event
+
+    async def admit(self, events: Sequence[Event]) -> None:
+        for event in events:
+            holder = holder_of(event)
+            if event.signature is None and (key_ids := self.client_held.get(holder)):
+                raise signs_on_clients(holder, key_ids)

@@ -109,6 +109,27 @@ async def test_prepare_answers_the_events_to_sign_and_appends_nothing(
     assert r.json()["id"] == event["id"] and r.headers["Location"] == f"{INCIDENTS}/{event['id']}"
 
 
+async def test_an_unsigned_write_of_a_party_that_signs_on_its_clients_is_refused_and_appends_nothing(
+    api: httpx.AsyncClient, actors: Actors, runtime: Runtime
+) -> None:
+    await _client_key(runtime)
+    before = await runtime.store.last_seq()
+    r = await api.post(INCIDENTS, json=REPORT, headers={**actors.usa, "Idempotency-Key": "unsigned-1"})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+    detail = r.json()["detail"]
+    assert f"USA signs its own events (its published key {USA_CLIENT.verifier.id_hex} is not held by this server)" in detail
+    assert "prepare it, sign it with USA's key and submit it" in detail
+    assert await runtime.store.last_seq() == before
+    # RUS publishes no key: its officers' writes are stored unsigned, as before
+    r = await api.post(INCIDENTS, json=REPORT | {"parties": ["RUS", "USA"]}, headers=actors.rus)
+    assert r.status_code == 201, r.text
+    assert await runtime.store.last_seq() == before + 1
+    # the same write, prepared, signed on the client and submitted (same Idempotency-Key: the refusal kept none)
+    prepared = await _prepare(api, INCIDENTS, REPORT, actors.usa)
+    r = await api.post(INCIDENTS, json=REPORT, headers={**actors.usa, "Idempotency-Key": "unsigned-1", **_signed(prepared)})
+    assert r.status_code == 201, r.text
+
+
 async def test_a_client_signed_submit_appends_the_prepared_event_with_the_partys_signature_not_the_servers(
     api: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:

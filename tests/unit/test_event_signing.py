@@ -9,11 +9,14 @@ import pytest
 from core import parties
 from core.errors import Forbidden, Invalid, Rejected
 from core.identity import Principal, Role
+from core.incidents import commands as c
+from core.incidents.decider import DECIDER as INCIDENTS
 from core.integrity import keys as k
 from core.integrity.notes import SignerKey
 from core.integrity.signatures import EventSignature, signature_valid
 from core.service import CommandHandler
 from tests.unit.fakes import MemoryEventStore
+from tests.unit.test_incidents_decider import account, officer
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ADMIN = Principal(actor="a", role=Role.ADMIN)
@@ -39,6 +42,24 @@ async def test_without_a_signer_or_a_held_key_events_stay_unsigned() -> None:
     handler.signer = k.HeldKeys(keys={"USA": USA_KEY})  # an admin event needs the system key
     outcome = await handler.execute(parties.DECIDER, "RUS", parties.RegisterParty(code="RUS", name="RU", by=ADMIN, at=T0))
     assert outcome.events[0].signature is None
+
+
+async def test_a_party_that_signs_on_its_clients_gets_no_unsigned_write_and_nothing_is_appended() -> None:
+    store = MemoryEventStore()
+    handler = CommandHandler(store=store)
+    handler.signer = k.HeldKeys(keys={}, client_held={"USA": ("1a2b3c4d",)})
+    await handler.execute(parties.DECIDER, "USA", parties.RegisterParty(code="USA", name="US", by=ADMIN, at=T0))
+    assert await store.last_seq() == 1  # an admin event is the system's, not USA's
+
+    def report(by: str, incident_id: str) -> c.ReportIncident:
+        return c.ReportIncident(incident_id=incident_id, by=officer(by), at=T0, parties=("USA", "RUS"), account=account())
+
+    with pytest.raises(Invalid, match=r"USA signs its own events \(its published key 1a2b3c4d is not held by this server\)"):
+        await handler.execute(INCIDENTS, "inc-1", report("USA", "inc-1"))
+    assert await store.last_seq() == 1
+    # a party without a published key still writes unsigned, as before
+    outcome = await handler.execute(INCIDENTS, "inc-2", report("RUS", "inc-2"))
+    assert outcome.events[0].signature is None and await store.last_seq() == 2
 
 
 def test_holder_of_an_event_is_its_party_or_the_system() -> None:
