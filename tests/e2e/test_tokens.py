@@ -116,6 +116,25 @@ async def test_a_revoked_token_fails_on_the_next_request_in_a_second_api_process
     assert (await api.delete(f"/api/v1/tokens/{token_id}", headers=actors.admin)).status_code == 404
 
 
+def altered(ticket: str) -> str:
+    """`ticket` with one character in the middle changed (the last one may only carry padding bits)."""
+    middle = len(ticket) // 2
+    return ticket[:middle] + ("B" if ticket[middle] != "B" else "C") + ticket[middle + 1:]
+
+
+async def test_a_stream_ticket_issued_by_one_api_process_opens_the_stream_on_another(
+    api: httpx.AsyncClient, actors: Actors, second_process: str
+) -> None:
+    r = await api.post("/api/v1/session/stream-ticket", headers=actors.usa)
+    assert r.status_code == 201 and r.json()["expires_in"] == 60
+    ticket = r.json()["ticket"]
+    async with httpx.AsyncClient(base_url=second_process, timeout=10) as other:
+        async with other.stream("GET", "/api/v1/hotline/stream", params={"ticket": ticket}) as live:
+            assert live.status_code == 200 and live.headers["content-type"].startswith("text/event-stream")
+        r = await other.get("/api/v1/hotline/stream", params={"ticket": altered(ticket)})
+        assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+
+
 async def test_parley_token_revoke_reaches_an_api_process_that_cached_the_token(
     api: httpx.AsyncClient, actors: Actors, second_process: str, settings: Settings, nats_server: EmbeddedNatsServer,
     tmp_path: Path,

@@ -22,6 +22,7 @@ import contextlib
 import os
 import socket
 import time
+import uuid
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -34,6 +35,7 @@ from adapters.http.app import create_app
 from adapters.http.tickets import StreamTickets
 from adapters.runtime import Runtime
 from tests.e2e.conftest import Actors
+from tests.e2e.test_tokens import altered
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -125,7 +127,7 @@ async def test_whoami_and_stream_tickets(runtime: Runtime, api: httpx.AsyncClien
     assert (await api.get("/api/v1/whoami", headers=actors.auditor)).json()["party"] is None
 
     async with served(runtime) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
-        r = await client.post("/api/v1/session/stream-ticket", headers=actors.rus)  # tickets live in the serving process
+        r = await client.post("/api/v1/session/stream-ticket", headers=actors.rus)
         assert r.status_code == 201
         ticket = r.json()["ticket"]
         admin_ticket = (await client.post("/api/v1/session/stream-ticket", headers=actors.admin)).json()["ticket"]
@@ -140,12 +142,19 @@ async def test_whoami_and_stream_tickets(runtime: Runtime, api: httpx.AsyncClien
         assert (await client.get("/api/v1/hotline/stream", params={"ticket": ticket})).status_code == 401
 
 
-def test_stream_tickets_expire() -> None:
-    tickets = StreamTickets(ttl=0.05)
-    ticket = tickets.issue("prl_secret")
-    assert tickets.redeem(ticket) == "prl_secret" and tickets.redeem(ticket) == "prl_secret"  # reusable while alive
-    time.sleep(0.06)
-    assert tickets.redeem(ticket) is None and tickets.redeem("tkt_unknown") is None
+async def test_stream_tickets_are_shared_never_hold_the_secret_in_the_clear_and_expire(runtime: Runtime) -> None:
+    bucket = f"tickets_{uuid.uuid4().hex[:8]}"
+    issuer = StreamTickets(runtime.nc, ttl=1, bucket=bucket)
+    other = StreamTickets(runtime.nc, ttl=1, bucket=bucket)  # another API process: only the bucket is shared
+    ticket = await issuer.issue("prl_secret")
+    assert await other.redeem(ticket) == "prl_secret" and await other.redeem(ticket) == "prl_secret"  # reusable
+    kv = await runtime.nc.jetstream().key_value(bucket)
+    [key] = await kv.keys()
+    assert b"prl_secret" not in ((await kv.get(key)).value or b"") and ticket[4:] not in key
+    for wrong in (altered(ticket), "tkt_unknown", "tkt_" + "A" * 43, "prl_secret"):
+        assert await other.redeem(wrong) is None, wrong
+    await asyncio.sleep(1.2)
+    assert await other.redeem(ticket) is None
 
 
 async def test_two_officers_file_both_accounts_and_the_hotline_is_live(

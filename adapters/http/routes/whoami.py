@@ -7,7 +7,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from adapters.http.auth import token_info
-from adapters.http.tickets import TTL_SECONDS, tickets_of
+from adapters.http.tickets import tickets_of
 from adapters.sql.tokens import TokenInfo
 from core.errors import NotFound
 
@@ -32,4 +32,5 @@ async def whoami(request: Request, info: TokenInfo = Depends(token_info)) -> JSO
              summary="A short-lived ticket for GET /api/v1/hotline/stream?ticket=… (EventSource cannot send headers)")
 async def stream_ticket(request: Request, _: TokenInfo = Depends(token_info)) -> JSONResponse:
     secret = request.headers["authorization"].split(" ", 1)[1].strip()
-    return JSONResponse({"ticket": tickets_of(request).issue(secret), "expires_in": TTL_SECONDS}, status_code=201)
+    tickets = tickets_of(request)
+    return JSONResponse({"ticket": await tickets.issue(secret), "expires_in": tickets.ttl}, status_code=201)
