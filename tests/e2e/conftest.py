@@ -18,6 +18,7 @@ import pytest
 
 from adapters.embedded.nats_server import EmbeddedNatsServer
 from adapters.http.app import create_app
+from adapters.integrity.audit_stream import AuditSpec
 from adapters.jetstream.connect import connect
 from adapters.runtime import Runtime
 from adapters.settings import Settings
@@ -53,8 +54,10 @@ async def runtime(settings: Settings, nats_server: EmbeddedNatsServer, clock: Cl
         await asyncio.wait_for(task, 15)
     await runtime.close()
     admin = await connect(nats_server.admin_url, name="parley-tests-cleanup")  # the app may not delete
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(admin.jetstream().delete_stream(settings.stream), 10)
+    # the event stream, and the notary's audit stream beside it when a test made one
+    for stream in (settings.stream, AuditSpec.beside(runtime.store.spec).name):
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(admin.jetstream().delete_stream(stream), 10)
     with contextlib.suppress(Exception):
         await asyncio.wait_for(admin.close(), 10)
 

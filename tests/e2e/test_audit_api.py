@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import AsyncIterator
 
 import httpx
 
@@ -28,14 +26,6 @@ from tests.e2e.conftest import Actors, account
 import pytest
 
 ADMIN = Principal(actor="tests", role=Role.ADMIN)
-
-
-@pytest.fixture(autouse=True)
-async def _drop_audit_stream(runtime: Runtime) -> AsyncIterator[None]:
-    """The runtime fixture deletes the event stream; the audit stream beside it is ours to delete."""
-    yield
-    with contextlib.suppress(Exception):
-        await runtime.nc.jetstream().delete_stream(audit_log(runtime).spec.name)
 
 
 async def _report(api: httpx.AsyncClient, actors: Actors) -> None:

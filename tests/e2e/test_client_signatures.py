@@ -13,7 +13,7 @@ import json
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -28,7 +28,7 @@ from adapters.integrity.evidence import from_zip
 from adapters.integrity.keys_admin import create_key
 from adapters.integrity.settings import AuditSettings
 from adapters.integrity.stream_check import verify_stream
-from adapters.integrity.wiring import audit_log, ensure_system_key, key_directory
+from adapters.integrity.wiring import ensure_system_key, key_directory
 from adapters.jetstream.stream import StreamSpec
 from adapters.runtime import Runtime
 from core.envelope import Event, canonical_json, seal
@@ -52,14 +52,6 @@ REPORT = {"parties": ["USA", "RUS"], "account": account()}
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(T0)
-
-
-@pytest.fixture
-async def _drop_audit_stream(runtime: Runtime) -> AsyncIterator[None]:
-    """An evidence bundle makes the notary's audit stream; the runtime fixture deletes only the event stream."""
-    yield
-    with contextlib.suppress(Exception):
-        await runtime.nc.jetstream().delete_stream(audit_log(runtime).spec.name)
 
 
 async def _client_key(runtime: Runtime) -> None:
@@ -282,7 +274,6 @@ async def test_route_chosen_record_ids_are_the_same_in_prepare_and_submit(
     assert prepared["events"][0]["event"]["data"]["clarification_id"] == r.json()["clarification_id"]
 
 
-@pytest.mark.usefixtures("_drop_audit_stream")
 async def test_verify_and_an_evidence_bundle_accept_client_signed_history_and_name_a_tampered_event(
     api: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
