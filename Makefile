@@ -17,9 +17,13 @@ install: $(BIN)/parley
 up: install
 	$(BIN)/parley up
 
-## Run the full test suite (unit, integration, e2e). Set PARLEY_TEST_DATABASE_URL to add PostgreSQL.
+## Run the full test suite (unit, integration, e2e, faults). Set PARLEY_TEST_DATABASE_URL to add
+## PostgreSQL. Two pytest-xdist workers: each has its own nats-server, temp dirs and PostgreSQL
+## schemas, and the suite mostly waits on servers, so two halve it even on two cores.
+## TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 ## Benchmarks, on demand only (see tests/benchmarks/RESULTS.md).
 bench: install

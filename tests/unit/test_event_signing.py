@@ -90,7 +90,7 @@ def test_keys_are_published_once_and_retired_once() -> None:
 @pytest.mark.parametrize(("holder", "text", "error"), [
     ("usa", USA_KEY.verifier.encode(), Invalid),
     ("USA", "USA+00000000+AAAA", Invalid),
-])
+], ids=["lower-case-holder", "unreadable-key"])  # not the random key: test ids must be stable
 def test_bad_holders_and_keys_are_refused(holder: str, text: str, error: type[Exception]) -> None:
     with pytest.raises(error):
         k.decide(None, k.PublishKey(holder=holder, verifier_key=text, by=ADMIN, at=T0))
