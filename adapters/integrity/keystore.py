@@ -22,8 +22,8 @@ from typing import Awaitable, Callable, Sequence
 from adapters.settings import Settings
 from core.envelope import Event
 from core.integrity.keys import DECIDER, SYSTEM_HOLDER, HeldKeys, check_holder, holder_of, signs_on_clients
-from core.service import CommandHandler
 from core.integrity.notes import SignerKey
+from core.service import CommandHandler
 
 PENDING = ".key.pending"
 
