@@ -39,10 +39,13 @@ from nats.aio.client import Client as NATS
 
 from adapters.cli import collector
 from adapters.cli.event_loop import loop_factory
+from adapters.clock import SystemClock
 from adapters.embedded.nats_server import EmbeddedNatsServer
+from adapters.integrity.keystore import DirectorySigner, KeyDirectory, published_keys
 from adapters.jetstream.connect import connect
 from adapters.jetstream.store import JetStreamEventStore
 from adapters.jetstream.stream import StreamSpec, ensure_stream
+from core.application import Application
 from core.identity import Principal, Role
 from core.incidents.accounts import Account, Kind, Position
 
@@ -161,6 +164,15 @@ async def timed(run: Callable[[], Awaitable[Any]], *, baseline: bool = False) ->
     finally:
         if baseline:
             gc.enable()
+
+
+def served_app(store: Any, keys: Path, *, states: Any = None) -> Application:
+    """An `Application` with the event signer a Parley server installs (adapters/runtime.py): the
+    keys held in `keys` (none here: parties hold no key after a plain `parley up`), and the check
+    that refuses unsigned writes of a party that signs on its own machines."""
+    app = Application(store=store, clock=SystemClock(), states=states)
+    app.handler.signer = DirectorySigner(KeyDirectory(keys), published=published_keys(app.handler))
+    return app
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@
 OURS: for each of N new incidents, build the command (a realistic account, ~1.1 KiB event, pydantic
 validation included) and `Application.execute` it: party look-up (cached), decide, seal (RFC 8785
 canonical JSON + SHA-256), publish with `Nats-Msg-Id` + `Nats-Expected-Last-Subject-Sequence: 0`
-through `JetStreamEventStore`, fold the new state into the command cache. CONCURRENCY commands
+through `JetStreamEventStore`, fold the new state into the command cache; the event signer as a server installs it
+(`served_app`: no party key held, unsigned writes of client-signing parties refused). CONCURRENCY commands
 in flight (asyncio), like concurrent HTTP requests.
 
 RAW BASELINE: the very same event bytes and headers (`Nats-Msg-Id`,
@@ -18,11 +19,11 @@ in-memory store of the unit tests (the CPU cost of our code alone, without NATS)
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from adapters.clock import SystemClock
 from core import parties
 from core.application import Application
 from core.envelope import Event
@@ -44,6 +45,7 @@ from tests.benchmarks.conftest import (
     open_store,
     rate,
     report,
+    served_app,
     timed,
 )
 from tests.unit.fakes import MemoryEventStore
@@ -105,7 +107,7 @@ async def raw_publish_async(js: Any, stream: str, messages: list[tuple[str, byte
     assert len(acks) == len(messages)
 
 
-async def test_append_new_aggregates(bench_nats: Any, service_collector: None) -> None:
+async def test_append_new_aggregates(bench_nats: Any, tmp_path: Path, service_collector: None) -> None:
     count = BENCH_COMMANDS
     banner("append: ReportIncident on new aggregates", events=count, concurrency=CONCURRENCY, rounds=ROUNDS)
     nc = await open_nats(bench_nats)
@@ -115,7 +117,7 @@ async def test_append_new_aggregates(bench_nats: Any, service_collector: None) -
         for spec in (raw_spec, async_spec):
             await open_store(nc, spec)
         js = nc.jetstream(timeout=10.0)
-        app = Application(store=store, clock=SystemClock())
+        app = served_app(store, tmp_path / "keys")
         await register_parties(app)
 
         # Warm-up (imports, pydantic schemas, inbox subscriptions, server file blocks).
@@ -158,7 +160,7 @@ async def test_append_new_aggregates(bench_nats: Any, service_collector: None) -
                baseline_name="js.publish_async pipelined, same bytes+headers")
 
         # Diagnostic: the same command path on the in-memory store (our CPU cost alone).
-        memory = Application(store=MemoryEventStore(), clock=SystemClock())
+        memory = served_app(MemoryEventStore(), tmp_path / "keys")
         await register_parties(memory)
         await our_appends(memory, "warm", min(500, count))
         cpu = rate(count, await timed(lambda: our_appends(memory, "mem", count)))

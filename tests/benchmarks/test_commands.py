@@ -37,7 +37,6 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
-from adapters.clock import SystemClock
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import migrate
 from adapters.sql.projector import Projector
@@ -61,6 +60,7 @@ from tests.benchmarks.conftest import (
     open_store,
     rate,
     report,
+    served_app,
     timed,
 )
 from tests.benchmarks.test_append import our_appends, register_parties
@@ -203,7 +203,7 @@ async def test_commands_on_existing_aggregates(bench_nats: Any, tmp_path: Path, 
         await open_store(nc, raw_spec)
         raw = RawStream(nc, raw_spec.name, raw_spec.subject_prefix, db_url=db_url)
         await raw.start()
-        app = Application(store=store, clock=SystemClock())
+        app = served_app(store, tmp_path / "keys")
         await register_parties(app)
 
         # Setup (untimed): report and acknowledge every incident; copy the histories.
@@ -258,7 +258,7 @@ async def test_commands_on_existing_aggregates(bench_nats: Any, tmp_path: Path, 
             for round_ in range(ROUNDS):
                 await projector.catch_up()
                 states = CountingStates(engine)
-                fresh = Application(store=store, clock=SystemClock(), states=states)
+                fresh = served_app(store, tmp_path / "keys", states=states)
                 commands = [ask(fresh, i, f"k{round_}") for i in range(n)]
                 produced = []
 
@@ -270,7 +270,7 @@ async def test_commands_on_existing_aggregates(bench_nats: Any, tmp_path: Path, 
                 messages = raw.messages(produced)
                 cold_raw.append(await timed(lambda: bounded(messages, raw.select_then_publish), baseline=True))
 
-                loading = Application(store=store, clock=SystemClock())  # no read model: loads the stream
+                loading = served_app(store, tmp_path / "keys")  # no read model: loads the stream
                 commands = [ask(loading, i, f"s{round_}") for i in range(n)]
                 produced_stream: list[Event] = []
 
