@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from adapters.sql.sqlite_raw import PRAGMAS
+from adapters.sql.sqlite_raw import apply_pragmas
 
 #: Execution option read by the SQLite `begin` hook: "DEFERRED" (default) or "IMMEDIATE".
 SQLITE_BEGIN = "parley_sqlite_begin"
@@ -141,12 +141,7 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Stop the sqlite3 module from issuing its own (late, partial) BEGINs.
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        try:
-            for pragma in PRAGMAS:
-                cursor.execute(pragma)
-        finally:
-            cursor.close()
+        apply_pragmas(dbapi_connection)
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:

@@ -27,7 +27,7 @@ import struct
 import sys
 from typing import Any, BinaryIO, Callable, Sequence
 
-from adapters.sql.sqlite_raw import PRAGMAS, Queued, execute_all
+from adapters.sql.sqlite_raw import Queued, apply_pragmas, execute_all
 
 LENGTH = struct.Struct(">Q")
 #: The `marshal` format version of every frame.
@@ -59,8 +59,7 @@ def main() -> int:
 
 def _open_sqlite(path: str) -> tuple[Commit, Callable[[], None]]:
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    for pragma in PRAGMAS:
-        connection.execute(pragma)
+    apply_pragmas(connection)
 
     def transaction(checkpoint_sql: str, parameters: tuple[Any, ...], queued: Sequence[Queued]) -> None:
         connection.execute("BEGIN IMMEDIATE")
