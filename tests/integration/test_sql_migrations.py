@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from adapters.sql import tables as t
 from adapters.sql.engine import async_url, create_engine
 from adapters.sql.migrate import current_revision, head_revision, migrate
+from adapters.sql.sqlite_raw import apply_pragmas
 from tests.integration.sql_fixtures import database_url, engine, postgres_url, sqlite_url  # noqa: F401
 
 
@@ -33,6 +36,27 @@ async def test_migrating_again_and_concurrently_is_harmless(database_url):
         assert await current_revision(engine) == head_revision()
     finally:
         await engine.dispose()
+
+
+def test_a_connection_waits_for_a_contended_switch_to_wal(tmp_path: Path) -> None:
+    """SQLite refuses a contended `journal_mode=WAL` at once (no busy wait): a second process
+    opening a brand-new database while another writes to it must wait, then switch."""
+    path = tmp_path / "new.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE t (x)")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO t VALUES (1)")
+    released = threading.Timer(0.3, lambda: writer.execute("COMMIT"))
+    released.start()
+    try:
+        other = sqlite3.connect(path, isolation_level=None, timeout=0, check_same_thread=False)
+        apply_pragmas(other)  # the old order ("PRAGMA journal_mode=WAL" first) raised "database is locked"
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert other.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+        other.close()
+    finally:
+        released.join()
+        writer.close()
 
 
 async def test_a_new_database_has_no_revision(database_url):
