@@ -13,7 +13,10 @@ every process at once:
   the event loop twice, exactly as many steps as nats-py needs to hand a notice that arrived
   together with the request to its subscription callback (the reader task parses it, then the
   subscription's task runs the callback). So a request that reaches a process after that
-  process received the notice is refused, even when both arrive in the same instant.
+  process received the notice is refused, even when both arrive in the same instant. A request
+  that reaches it *before* the notice does (the NATS server hands notices on asynchronously,
+  after `flush` returned to the revoker) is still answered from the cache: milliseconds when
+  idle; seen once on two busy test workers (tests/e2e/test_tokens.py asks until refused).
 - **When notices can be missed.** The cache is only used while this process is connected to
   NATS, and everything in it is dropped when the connection was lost and re-established
   (notices sent meanwhile are not delivered later). Entries also expire after
