@@ -115,3 +115,10 @@ def account(**overrides: object) -> dict[str, object]:
     }
     body.update(overrides)
     return body
+
+
+def altered(ticket: str) -> str:
+    """`ticket` with one character in the middle changed (its last base64 character may carry
+    only padding bits, so changing that one may decode to the same bytes)."""
+    middle = len(ticket) // 2
+    return ticket[:middle] + ("B" if ticket[middle] != "B" else "C") + ticket[middle + 1:]

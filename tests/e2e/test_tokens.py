@@ -19,7 +19,7 @@ from adapters.settings import Settings
 from adapters.sql.tables import api_tokens
 from core.identity import Role
 from tests.e2e.cli_process import PARLEY, environment, free_port
-from tests.e2e.conftest import Actors, bearer
+from tests.e2e.conftest import Actors, altered, bearer
 
 
 async def test_a_token_is_shown_once_stored_hashed_and_listed_without_secret(api: httpx.AsyncClient, actors: Actors, runtime: Runtime) -> None:
@@ -139,12 +139,6 @@ async def test_a_revoked_token_fails_on_the_next_request_in_a_second_api_process
     listed = {t["id"]: t for t in (await api.get("/api/v1/tokens", headers=actors.admin)).json()["items"]}
     assert listed[token_id]["revoked_at"] is not None
     assert (await api.delete(f"/api/v1/tokens/{token_id}", headers=actors.admin)).status_code == 404
-
-
-def altered(ticket: str) -> str:
-    """`ticket` with one character in the middle changed (the last one may only carry padding bits)."""
-    middle = len(ticket) // 2
-    return ticket[:middle] + ("B" if ticket[middle] != "B" else "C") + ticket[middle + 1:]
 
 
 async def test_a_stream_ticket_issued_by_one_api_process_opens_the_stream_on_another(

@@ -34,8 +34,7 @@ from playwright.async_api import async_playwright
 from adapters.http.app import create_app
 from adapters.http.tickets import StreamTickets
 from adapters.runtime import Runtime
-from tests.e2e.conftest import Actors
-from tests.e2e.test_tokens import altered
+from tests.e2e.conftest import Actors, altered
 
 CHROMIUM = Path("/usr/bin/chromium")
 
